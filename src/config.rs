@@ -1,0 +1,463 @@
+//! Typed settings.
+//!
+//! Layers, later winning: the defaults compiled in from the repository's `config.toml` → the
+//! file given with `--config` (or `./config.toml` when present) → the seed's variables
+//! (`GENESYS_HOST`, `WEBHOOK_URL`) → `AGENTCAST_<SECTION>_<KEY>`. Then [`Settings::validate`]
+//! reports every problem at once, each naming its key. Secrets are read from the environment
+//! only ([`Credentials::from_env`]).
+
+use std::{net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::genesys::regions;
+
+/// The repository's `config.toml`: the documented defaults.
+pub const DEFAULTS_TOML: &str = include_str!("../config.toml");
+/// Prefix of the environment overrides.
+pub const ENV_PREFIX: &str = "AGENTCAST_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub genesys: GenesysSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub sim: SimSettings,
+    /// Webhook endpoints (`[[webhooks]]`); `WEBHOOK_URL` adds one named `default`.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesysSettings {
+    pub region: String,
+    pub api_base: String,
+    pub login_base: String,
+    pub requests_per_minute: u32,
+    pub request_timeout_secs: u64,
+    pub max_retries: u32,
+    pub retry_initial_backoff_ms: u64,
+    pub retry_max_backoff_secs: u64,
+    pub max_retry_after_secs: u64,
+    pub max_rate_limited_secs: u64,
+    pub token_refresh_margin_secs: u64,
+    pub users_page_size: u32,
+    /// Present only to give a clear error: secrets are never read from a file.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<toml_value::Ignored>,
+    /// Present only to give a clear error: the client id comes from `GENESYS_CLIENT_ID`.
+    #[serde(default, skip_serializing)]
+    pub client_id: Option<toml_value::Ignored>,
+}
+
+impl GenesysSettings {
+    /// The API base URL, from `api_base` or the region.
+    pub fn resolved_api_base(&self) -> Option<String> {
+        if !self.api_base.is_empty() {
+            return Some(self.api_base.trim_end_matches('/').to_owned());
+        }
+        regions::environment_host(&self.region).map(regions::api_base)
+    }
+
+    /// The login base URL, from `login_base` or derived from the API base.
+    pub fn resolved_login_base(&self) -> Option<String> {
+        if !self.login_base.is_empty() {
+            return Some(self.login_base.trim_end_matches('/').to_owned());
+        }
+        self.resolved_api_base()
+            .map(|api| regions::login_base_for(&api))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSettings {
+    pub listen: String,
+    pub agents: u32,
+    pub seed: u64,
+    pub events_per_sec: f64,
+    pub token_lifetime_secs: u64,
+    pub rate_limit_per_minute: u32,
+    pub heartbeat_interval_secs: u64,
+    pub channel_ttl_secs: u64,
+    pub socket_closing_grace_secs: u64,
+    pub max_page_size: u32,
+}
+
+/// One webhook endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub id: String,
+    pub url: String,
+}
+
+/// OAuth client credentials, from `GENESYS_CLIENT_ID` and `GENESYS_CLIENT_SECRET` only.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl Credentials {
+    pub const CLIENT_ID_VAR: &str = "GENESYS_CLIENT_ID";
+    pub const CLIENT_SECRET_VAR: &str = "GENESYS_CLIENT_SECRET";
+
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(client_secret.into()),
+        }
+    }
+
+    /// Reads the credentials, naming every missing variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let read = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        match (read(Self::CLIENT_ID_VAR), read(Self::CLIENT_SECRET_VAR)) {
+            (Some(id), Some(secret)) => Ok(Self::new(id, secret)),
+            (id, secret) => Err(ConfigError::Invalid(
+                [
+                    (id.is_none(), Self::CLIENT_ID_VAR),
+                    (secret.is_none(), Self::CLIENT_SECRET_VAR),
+                ]
+                .into_iter()
+                .filter(|(missing, _)| *missing)
+                .map(|(_, var)| {
+                    Problem::new(
+                        var,
+                        "is not set: the OAuth client credentials come from the environment",
+                    )
+                })
+                .collect(),
+            )),
+        }
+    }
+}
+
+/// One thing wrong with the configuration, naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} does not exist")]
+    MissingFile { path: String },
+    /// A value of the wrong type, an unknown key, unparsable TOML. Figment's message names the
+    /// key and where its value came from.
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl Settings {
+    /// Loads the layers (see the module docs) and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let settings = Self::load_unvalidated(path)?;
+        let problems = settings.validate();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The embedded defaults alone, validated (tests and the emulator start from these).
+    pub fn defaults() -> Self {
+        // expect: the embedded config.toml is checked by the `defaults_are_valid` test.
+        Figment::from(Toml::string(DEFAULTS_TOML))
+            .extract()
+            .expect("embedded config.toml is valid")
+    }
+
+    fn load_unvalidated(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
+        match path {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile {
+                    path: path.display().to_string(),
+                });
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("config.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("config.toml"));
+            }
+            None => {}
+        }
+        if let Some(host) = std::env::var("GENESYS_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+        {
+            figment = figment.merge(Serialized::default("genesys.region", host.trim()));
+        }
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                // AGENTCAST_<SECTION>_<KEY>: the section is the first word, the key the rest.
+                .map(|key| key.as_str().replacen('_', ".", 1).into()),
+        );
+        let mut settings: Settings = figment.extract().map_err(Box::new)?;
+        if let Some(url) = std::env::var("WEBHOOK_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            settings.webhooks.push(WebhookSettings {
+                id: "default".into(),
+                url: url.trim().into(),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Every problem in the settings, each naming its key; empty when all is well.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, message: String| {
+            if !ok {
+                problems.push(Problem::new(key, message));
+            }
+        };
+        let g = &self.genesys;
+        if g.client_secret.is_some() {
+            check(false, "genesys.client_secret", "secrets are read only from the environment: remove it from the file and set GENESYS_CLIENT_SECRET".into());
+        }
+        if g.client_id.is_some() {
+            check(false, "genesys.client_id", "the client id is read from the environment: remove it from the file and set GENESYS_CLIENT_ID".into());
+        }
+        if g.api_base.is_empty() {
+            check(
+                regions::environment_host(&g.region).is_some(),
+                "genesys.region",
+                format!(
+                    "unknown region {:?}; use one of: {}",
+                    g.region,
+                    regions::REGIONS
+                        .iter()
+                        .map(|(_, host)| *host)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        } else {
+            check(
+                is_http_url(&g.api_base),
+                "genesys.api_base",
+                format!("{:?} is not an http(s) URL", g.api_base),
+            );
+        }
+        if !g.login_base.is_empty() {
+            check(
+                is_http_url(&g.login_base),
+                "genesys.login_base",
+                format!("{:?} is not an http(s) URL", g.login_base),
+            );
+        }
+        check(
+            (1..=300).contains(&g.requests_per_minute),
+            "genesys.requests_per_minute",
+            format!(
+                "{} is outside 1..=300 (Genesys allows 300 per token)",
+                g.requests_per_minute
+            ),
+        );
+        check(
+            g.request_timeout_secs >= 1,
+            "genesys.request_timeout_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            g.retry_initial_backoff_ms >= 1,
+            "genesys.retry_initial_backoff_ms",
+            "must be at least 1".into(),
+        );
+        check(
+            g.retry_max_backoff_secs * 1000 >= g.retry_initial_backoff_ms,
+            "genesys.retry_max_backoff_secs",
+            "must not be shorter than retry_initial_backoff_ms".into(),
+        );
+        check(
+            (1..=500).contains(&g.users_page_size),
+            "genesys.users_page_size",
+            format!("{} is outside 1..=500", g.users_page_size),
+        );
+        check(
+            self.http.listen.parse::<SocketAddr>().is_ok(),
+            "http.listen",
+            format!(
+                "{:?} is not an address such as 127.0.0.1:8080",
+                self.http.listen
+            ),
+        );
+        check(
+            tracing_subscriber::EnvFilter::try_new(&self.log.level).is_ok(),
+            "log.level",
+            format!("{:?} is not a valid log filter", self.log.level),
+        );
+        let s = &self.sim;
+        check(
+            s.listen.parse::<SocketAddr>().is_ok(),
+            "sim.listen",
+            format!("{:?} is not an address such as 127.0.0.1:0", s.listen),
+        );
+        check(s.agents >= 1, "sim.agents", "must be at least 1".into());
+        check(
+            s.events_per_sec.is_finite() && s.events_per_sec >= 0.0,
+            "sim.events_per_sec",
+            "must be a number ≥ 0".into(),
+        );
+        check(
+            s.token_lifetime_secs >= 1,
+            "sim.token_lifetime_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            s.rate_limit_per_minute >= 1,
+            "sim.rate_limit_per_minute",
+            "must be at least 1".into(),
+        );
+        check(
+            s.heartbeat_interval_secs >= 1,
+            "sim.heartbeat_interval_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            s.channel_ttl_secs >= 1,
+            "sim.channel_ttl_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            s.max_page_size >= 1,
+            "sim.max_page_size",
+            "must be at least 1".into(),
+        );
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            check(
+                !hook.id.trim().is_empty(),
+                &format!("webhooks[{i}].id"),
+                "must not be empty".into(),
+            );
+            check(
+                is_http_url(&hook.url),
+                &format!("webhooks[{i}].url"),
+                format!("{:?} is not an http(s) URL", hook.url),
+            );
+        }
+        problems
+    }
+}
+
+fn is_http_url(raw: &str) -> bool {
+    url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
+/// A placeholder that accepts any TOML value, so a forbidden key can be reported by name.
+mod toml_value {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Ignored;
+
+    impl<'de> Deserialize<'de> for Ignored {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            serde::de::IgnoredAny::deserialize(d).map(|_| Ignored)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.validate(), vec![]);
+        assert_eq!(
+            settings.genesys.resolved_api_base().unwrap(),
+            "https://api.mypurecloud.com"
+        );
+        assert_eq!(
+            settings.genesys.resolved_login_base().unwrap(),
+            "https://login.mypurecloud.com"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let mut settings = Settings::defaults();
+        settings.genesys.region = "moon.example".into();
+        settings.genesys.requests_per_minute = 0;
+        settings.http.listen = "nowhere".into();
+        settings.genesys.client_secret = Some(toml_value::Ignored);
+        let keys: Vec<String> = settings.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "genesys.client_secret",
+                "genesys.region",
+                "genesys.requests_per_minute",
+                "http.listen"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_explicit_api_base_replaces_the_region_and_serves_login_too() {
+        let mut settings = Settings::defaults();
+        settings.genesys.region = "not-a-region".into();
+        settings.genesys.api_base = "http://127.0.0.1:4000/".into();
+        assert_eq!(settings.validate(), vec![]);
+        assert_eq!(
+            settings.genesys.resolved_api_base().unwrap(),
+            "http://127.0.0.1:4000"
+        );
+        assert_eq!(
+            settings.genesys.resolved_login_base().unwrap(),
+            "http://127.0.0.1:4000"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! agentcast relays Genesys Cloud agent state changes, validated against WFM shift schedules
+//! and utilization limits, to WebSocket subscribers and webhooks.
+//!
+//! # Layout
+//!
+//! ```text
+//!  Genesys Cloud, or the embedded emulator (sim)
+//!    │  OAuth client credentials · Notifications API channels · WebSocket stream · REST
+//!    ▼
+//!  genesys   the client: token manager, rate-limited REST with retries, typed calls, models
+//!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
+//!  cli, app  the commands (run, demo, sim, check-config) and their wiring
+//!  metrics   the Prometheus registry every component records into
+//!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod genesys;
+pub mod metrics;
+pub mod sim;
+pub mod telemetry;

@@ -1,0 +1,1 @@
+//! The embedded Genesys Cloud emulator (being written).
