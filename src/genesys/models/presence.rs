@@ -123,14 +123,15 @@ impl PresenceDefinitionRef {
     }
 }
 
-/// `GET /api/v2/users/{id}/presences/purecloud`, an entry of the bulk endpoint, and
-/// `User.presence` with `expand=presence`.
+/// `GET /api/v2/users/{id}/presences/purecloud`, an entry of the bulk endpoint
+/// (`UcUserPresence`, which adds `userId`), and `User.presence` with `expand=presence`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPresence {
     pub id: Option<String>,
     pub name: Option<String>,
+    pub user_id: Option<String>,
     pub source: Option<String>,
     pub source_id: Option<String>,
     pub primary: Option<bool>,

@@ -1,0 +1,146 @@
+//! Reading what arrives on a channel socket: heartbeats, pongs, system messages and the
+//! per-user topics. The envelope is parsed here; the topic's body is left raw for whoever
+//! handles that topic to parse once.
+
+use serde_json::value::RawValue;
+
+use super::{
+    models::{ChannelMetadataBody, RawEnvelope},
+    topics::{Topic, UserTopicKind},
+};
+
+/// The `channel.metadata` heartbeat text.
+pub const HEARTBEAT_MESSAGE: &str = "WebSocket Heartbeat";
+/// The `channel.metadata` reply to a ping.
+pub const PONG_MESSAGE: &str = "pong";
+
+/// One message from a channel socket.
+#[derive(Debug)]
+pub enum Notification {
+    Heartbeat,
+    Pong,
+    /// Another `channel.metadata` message.
+    Metadata {
+        message: String,
+    },
+    /// The server will close this socket soon; reconnect now.
+    SocketClosing,
+    /// Another `v2.system.*` push.
+    System {
+        topic: String,
+    },
+    /// A per-user topic agentcast subscribes to.
+    User {
+        user_id: String,
+        kind: UserTopicKind,
+        correlation_id: Option<String>,
+        body: Box<RawValue>,
+    },
+    /// A topic agentcast does not know.
+    Unknown {
+        topic: String,
+    },
+}
+
+/// Why a frame could not be read as a notification.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("frame is not a notification envelope: {0}")]
+    Envelope(#[from] serde_json::Error),
+    #[error("channel.metadata without a message: {0}")]
+    Metadata(serde_json::Error),
+}
+
+impl NotificationError {
+    /// A short label for counting rejects by reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Envelope(_) => "malformed_envelope",
+            Self::Metadata(_) => "malformed_metadata",
+        }
+    }
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<Notification, NotificationError> {
+    let envelope: RawEnvelope = serde_json::from_str(text)?;
+    let correlation_id = envelope
+        .metadata
+        .as_ref()
+        .and_then(|m| m.correlation_id.clone());
+    Ok(match Topic::parse(&envelope.topic_name) {
+        Topic::ChannelMetadata => {
+            let body: ChannelMetadataBody = serde_json::from_str(envelope.event_body.get())
+                .map_err(NotificationError::Metadata)?;
+            match body.message.as_str() {
+                HEARTBEAT_MESSAGE => Notification::Heartbeat,
+                PONG_MESSAGE => Notification::Pong,
+                _ => Notification::Metadata {
+                    message: body.message,
+                },
+            }
+        }
+        Topic::SocketClosing => Notification::SocketClosing,
+        Topic::System(topic) => Notification::System {
+            topic: topic.to_owned(),
+        },
+        Topic::User { user_id, kind } => Notification::User {
+            user_id: user_id.to_owned(),
+            kind,
+            correlation_id,
+            body: envelope.event_body,
+        },
+        Topic::Unknown(topic) => Notification::Unknown {
+            topic: topic.to_owned(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_pongs_and_user_topics_are_told_apart() {
+        let heartbeat =
+            r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#;
+        assert!(matches!(parse(heartbeat).unwrap(), Notification::Heartbeat));
+        let pong = r#"{"topicName":"channel.metadata","eventBody":{"message":"pong"}}"#;
+        assert!(matches!(parse(pong).unwrap(), Notification::Pong));
+        let closing = r#"{"topicName":"v2.system.socket_closing","version":"2","eventBody":{"message":"bye"},"metadata":{"CorrelationId":"c"}}"#;
+        assert!(matches!(
+            parse(closing).unwrap(),
+            Notification::SocketClosing
+        ));
+        let presence = r#"{"topicName":"v2.users.9ed7d9f6-0c59-4360-ac54-40dd35eb9c2f.presence","version":"2","eventBody":{"source":"PURECLOUD","presenceDefinition":{"id":"6a3af858-942f-489d-9700-5f9bcdcdae9b","systemPresence":"AVAILABLE"},"primary":true,"message":""},"metadata":{"CorrelationId":"290034f4-c3d7-46fd-8342-ee5bc859b7e9"}}"#;
+        match parse(presence).unwrap() {
+            Notification::User {
+                user_id,
+                kind,
+                correlation_id,
+                ..
+            } => {
+                assert_eq!(user_id, "9ed7d9f6-0c59-4360-ac54-40dd35eb9c2f");
+                assert_eq!(kind, UserTopicKind::Presence);
+                assert_eq!(
+                    correlation_id.as_deref(),
+                    Some("290034f4-c3d7-46fd-8342-ee5bc859b7e9")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "{",
+            "null",
+            r#"{"topicName":1}"#,
+            r#"{"topicName":"channel.metadata","eventBody":{}}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
