@@ -10,6 +10,7 @@
 //!  genesys   the client: token manager, rate-limited REST with retries, typed calls, models
 //!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
 //!  cli, app  the commands (run, demo, sim, check-config) and their wiring
+//!  event     the domain types that flow between actors (Validated, Broadcast, AuditRecord)
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod genesys;
 pub mod metrics;
 pub mod sim;

@@ -1,5 +1,7 @@
 //! Prometheus metrics. One [`Metrics`] per service instance, passed to whoever records; no
-//! global registry, so tests can run several instances side by side.
+//! global registry, so tests can run several instances side by side. Components with metrics
+//! of their own register them in [`Metrics::registry`]. Names follow Prometheus conventions:
+//! `agentcast_` prefix, unit in the name, `_total` on counters.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
@@ -48,6 +50,12 @@ impl Metrics {
             genesys_rest_calls,
             genesys_rest_seconds,
         }
+    }
+
+    /// The registry, for components that define their own metrics
+    /// (`SomeMetrics::new(metrics.registry())`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Prometheus text exposition of every metric.
