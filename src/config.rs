@@ -32,6 +32,26 @@ pub struct Settings {
     /// Webhook endpoints (`[[webhooks]]`); `WEBHOOK_URL` adds one named `default`.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
+    /// Keys that may subscribe or use the admin API (`[[api_keys]]`).
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeySettings>,
+}
+
+/// One API key, stored as the SHA-256 of the key (`printf %s "$KEY" | sha256sum`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// Who holds the key (logged and audited; the key itself never is).
+    pub name: String,
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
+    /// Notification scopes the key may receive: `global_routing`, `queue_specific`,
+    /// `supervisory_only`, `internal_monitoring`, or `*` for all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Whether the key may use the admin API (webhooks, audit).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,6 +399,27 @@ impl Settings {
             "sim.max_page_size",
             "must be at least 1".into(),
         );
+        for (i, key) in self.api_keys.iter().enumerate() {
+            check(
+                !key.name.trim().is_empty(),
+                &format!("api_keys[{i}].name"),
+                "must not be empty".into(),
+            );
+            check(
+                key.sha256.len() == 64 && key.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                &format!("api_keys[{i}].sha256"),
+                "must be 64 hex digits (printf %s \"$KEY\" | sha256sum)".into(),
+            );
+            for scope in &key.scopes {
+                check(
+                    scope == "*" || crate::event::Scope::parse(scope).is_some(),
+                    &format!("api_keys[{i}].scopes"),
+                    format!(
+                        "unknown scope {scope:?}; use global_routing, queue_specific, supervisory_only, internal_monitoring or *"
+                    ),
+                );
+            }
+        }
         for (i, hook) in self.webhooks.iter().enumerate() {
             check(
                 !hook.id.trim().is_empty(),

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod genesys;
+pub mod http;
 pub mod metrics;
 pub mod sim;
 pub mod telemetry;
