@@ -28,6 +28,9 @@ pub struct Settings {
     pub genesys: GenesysSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub upstream: UpstreamSettings,
+    pub reference: ReferenceSettings,
+    pub validation: ValidationSettings,
     pub sim: SimSettings,
     /// Webhook endpoints (`[[webhooks]]`); `WEBHOOK_URL` adds one named `default`.
     #[serde(default)]
@@ -114,6 +117,77 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// The notification stream: channel sockets and how they are kept alive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub heartbeat_interval_secs: f64,
+    pub heartbeat_timeout_factor: f64,
+    pub ping_interval_secs: f64,
+    pub reconnect_initial_backoff_ms: u64,
+    pub reconnect_max_backoff_secs: u64,
+    pub renew_before_expiry_secs: u64,
+    pub roster_refresh_secs: u64,
+    pub max_frame_bytes: usize,
+    pub reconcile_delay_ms: u64,
+    pub validator_queue_limit: usize,
+}
+
+/// Reference data and how often it is refreshed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSettings {
+    pub schedule_refresh_secs: u64,
+    pub schedule_min_interval_secs: u64,
+    pub schedule_days_before: u32,
+    pub schedule_days_after: u32,
+    pub utilization_refresh_secs: u64,
+    pub utilization_fetches_per_minute: u32,
+}
+
+/// What validation checks and how it scopes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSettings {
+    pub pool_size: usize,
+    pub max_payload_bytes: usize,
+    pub shift_grace_minutes: i64,
+    pub max_concurrent_interactions: u32,
+    pub deliver: Deliver,
+    pub on_duty_presences: Vec<String>,
+    pub scope_rules: Vec<ScopeRule>,
+}
+
+/// Which validated states are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deliver {
+    /// Every state, annotated with its violations.
+    All,
+    /// Only states that passed every check (the seed's behaviour).
+    ValidOnly,
+}
+
+/// One row of the notification-scope table; the first matching row wins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRule {
+    /// Presences the row applies to (any spelling); empty means any presence.
+    #[serde(default)]
+    pub presences: Vec<String>,
+    /// `none` (no active interaction), `some` (at least one) or `any`.
+    pub interactions: InteractionsMatch,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionsMatch {
+    None,
+    Some,
+    Any,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -362,6 +436,86 @@ impl Settings {
             "log.level",
             format!("{:?} is not a valid log filter", self.log.level),
         );
+        let u = &self.upstream;
+        check(
+            u.heartbeat_interval_secs > 0.0,
+            "upstream.heartbeat_interval_secs",
+            "must be positive".into(),
+        );
+        check(
+            u.heartbeat_timeout_factor >= 1.0,
+            "upstream.heartbeat_timeout_factor",
+            "must be at least 1".into(),
+        );
+        check(
+            u.ping_interval_secs > 0.0,
+            "upstream.ping_interval_secs",
+            "must be positive".into(),
+        );
+        check(
+            u.reconnect_initial_backoff_ms >= 1,
+            "upstream.reconnect_initial_backoff_ms",
+            "must be at least 1".into(),
+        );
+        check(
+            u.roster_refresh_secs >= 1,
+            "upstream.roster_refresh_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            u.max_frame_bytes >= 1024,
+            "upstream.max_frame_bytes",
+            "must be at least 1024".into(),
+        );
+        check(
+            u.validator_queue_limit >= 1,
+            "upstream.validator_queue_limit",
+            "must be at least 1".into(),
+        );
+        let r = &self.reference;
+        check(
+            r.schedule_refresh_secs >= 1,
+            "reference.schedule_refresh_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            r.utilization_fetches_per_minute >= 1,
+            "reference.utilization_fetches_per_minute",
+            "must be at least 1".into(),
+        );
+        let v = &self.validation;
+        check(
+            v.max_payload_bytes >= 256,
+            "validation.max_payload_bytes",
+            "must be at least 256".into(),
+        );
+        check(
+            v.shift_grace_minutes >= 0,
+            "validation.shift_grace_minutes",
+            "must not be negative".into(),
+        );
+        check(
+            v.max_concurrent_interactions >= 1,
+            "validation.max_concurrent_interactions",
+            "must be at least 1".into(),
+        );
+        for presence in &v.on_duty_presences {
+            check(
+                crate::genesys::models::SystemPresence::parse(presence).is_known(),
+                "validation.on_duty_presences",
+                format!("unknown presence {presence:?}"),
+            );
+        }
+        for (i, rule) in v.scope_rules.iter().enumerate() {
+            check(
+                crate::event::Scope::parse(&rule.scope).is_some(),
+                &format!("validation.scope_rules[{i}].scope"),
+                format!(
+                    "unknown scope {:?}; use global_routing, queue_specific, supervisory_only or internal_monitoring",
+                    rule.scope
+                ),
+            );
+        }
         let s = &self.sim;
         check(
             s.listen.parse::<SocketAddr>().is_ok(),

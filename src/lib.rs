@@ -16,6 +16,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actors;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -23,5 +24,6 @@ pub mod event;
 pub mod genesys;
 pub mod http;
 pub mod metrics;
+pub mod reference;
 pub mod sim;
 pub mod telemetry;

@@ -1,0 +1,358 @@
+//! ValidatorActor: turns each agent signal into one validated state.
+//!
+//! Receives [`AgentSignal`]s from the GenesysStreamActor (notifications and reconciled
+//! observations) and [`Reevaluate`] from the reference loader after a schedule refresh.
+//! Keeps each agent's state ([`tracked`]), discards duplicates and stale input (counted and
+//! audited as rejects), runs the checks ([`verdict`]) against the shared reference data, and
+//! sends a [`Publish`] per change to the hub. A [`ValidatorPool`] of N actors, each on its
+//! own thread, routes by agent id so that one agent's signals keep their order.
+
+mod pool;
+pub mod tracked;
+pub mod verdict;
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use actix::{Actor, Context, Handler, Message, Recipient};
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde_json::{json, value::RawValue};
+use tracing::debug;
+
+pub use pool::ValidatorPool;
+use tracked::{Applied, Tracked};
+use verdict::{Rules, Verdict};
+
+use super::ingest_metrics::IngestMetrics;
+use crate::{
+    config::Deliver,
+    event::{AgentId, AuditKind, AuditRecord, AuditSink, Publish, RejectReason, Validated},
+    genesys::{
+        models::{
+            ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent,
+            ScheduleUpdateEvent, User, UserConversationSummary,
+        },
+        topics::UserTopicKind,
+    },
+    reference::ReferenceCache,
+};
+
+/// One input about one agent.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AgentSignal {
+    pub agent_id: AgentId,
+    /// When the frame arrived (or the observation was fetched).
+    pub received_at: Instant,
+    pub input: SignalInput,
+}
+
+#[derive(Debug)]
+pub enum SignalInput {
+    /// A per-user topic notification, body not yet parsed.
+    Notification {
+        kind: UserTopicKind,
+        correlation_id: Option<String>,
+        body: Box<RawValue>,
+    },
+    /// The agent as read over REST by reconciliation, fetched at `fetched_at`.
+    Observed {
+        user: Box<User>,
+        fetched_at: Instant,
+    },
+}
+
+/// Validate these agents again (their schedule changed, or time moved past a boundary) and
+/// publish those whose verdict changed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Reevaluate {
+    /// `None` = every agent this validator tracks.
+    pub agent_ids: Option<Vec<AgentId>>,
+}
+
+/// Tells the reference loader that an agent's published schedule changed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ScheduleChanged {
+    pub agent_id: AgentId,
+}
+
+/// Where a validator sends its output.
+#[derive(Clone)]
+pub struct ValidatorOutputs {
+    pub publish: Recipient<Publish>,
+    pub audit: Option<AuditSink>,
+    pub schedule_changes: Option<Recipient<ScheduleChanged>>,
+}
+
+pub struct ValidatorActor {
+    agents: HashMap<AgentId, Agent>,
+    reference: ReferenceCache,
+    rules: Arc<Rules>,
+    deliver: Deliver,
+    outputs: ValidatorOutputs,
+    metrics: IngestMetrics,
+    /// Decremented as signals are handled; the stream pauses when it is too high.
+    backlog: pool::Backlog,
+}
+
+#[derive(Default)]
+struct Agent {
+    tracked: Tracked,
+    /// The last verdict published, to tell whether a re-evaluation changed anything.
+    published: Option<Verdict>,
+}
+
+impl ValidatorActor {
+    fn new(
+        reference: ReferenceCache,
+        rules: Arc<Rules>,
+        deliver: Deliver,
+        outputs: ValidatorOutputs,
+        metrics: IngestMetrics,
+        backlog: pool::Backlog,
+    ) -> Self {
+        Self {
+            agents: HashMap::new(),
+            reference,
+            rules,
+            deliver,
+            outputs,
+            metrics,
+            backlog,
+        }
+    }
+
+    fn reject(
+        &self,
+        reason: RejectReason,
+        agent_id: &AgentId,
+        kind: Option<UserTopicKind>,
+        detail: String,
+        correlation_id: Option<String>,
+    ) {
+        self.metrics.reject(reason);
+        debug!(agent_id = %agent_id, reason = reason.as_str(), %detail, "Rejected a signal.");
+        if let Some(audit) = &self.outputs.audit {
+            audit.do_send(AuditRecord::now(
+                AuditKind::Reject,
+                Some(agent_id.clone()),
+                json!({"reason": reason.as_str(), "topic": kind.map(|k| k.suffix()), "detail": detail, "correlationId": correlation_id}),
+            ));
+        }
+    }
+
+    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it).
+    fn publish(
+        &mut self,
+        agent_id: &AgentId,
+        received_at: Instant,
+        reconciled: bool,
+        correlation_id: Option<String>,
+    ) {
+        let reference = self.reference.load();
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
+        let verdict = verdict::evaluate(
+            agent_id,
+            &agent.tracked,
+            &reference,
+            &self.rules,
+            Utc::now(),
+        );
+        agent.published = Some(verdict.clone());
+        self.metrics.validated.inc();
+        for violation in &verdict.violations {
+            self.metrics
+                .violations
+                .with_label_values(&[violation.kind.as_str()])
+                .inc();
+        }
+        self.metrics
+            .validation_seconds
+            .observe(received_at.elapsed().as_secs_f64());
+        if self.deliver == Deliver::ValidOnly && !verdict.validated {
+            self.metrics.withheld.inc();
+            return;
+        }
+        self.outputs.publish.do_send(Publish {
+            validated: Validated {
+                agent_id: agent_id.clone(),
+                state: verdict.state,
+                violations: verdict.violations,
+                scope: verdict.scope,
+                validated: verdict.validated,
+                reconciled,
+                received_at,
+                correlation_id,
+            },
+        });
+    }
+
+    fn handle_notification(
+        &mut self,
+        agent_id: AgentId,
+        received_at: Instant,
+        kind: UserTopicKind,
+        correlation_id: Option<String>,
+        body: &RawValue,
+    ) {
+        self.metrics
+            .signals
+            .with_label_values(&[kind.as_label()])
+            .inc();
+        let agent = self.agents.entry(agent_id.clone()).or_default();
+        if let Some(id) = &correlation_id
+            && !agent.tracked.first_sighting(id)
+        {
+            return self.reject(
+                RejectReason::Duplicate,
+                &agent_id,
+                Some(kind),
+                "correlation id seen before".into(),
+                correlation_id,
+            );
+        }
+        let reference = self.reference.load();
+        let applied = match kind {
+            UserTopicKind::Activity => {
+                parse::<ActivityEvent>(body).map(|e| agent.tracked.apply_activity(&e, &reference))
+            }
+            UserTopicKind::Presence => parse::<PresenceEvent>(body).map(|e| {
+                let activity = ActivityEvent {
+                    id: None,
+                    routing_status: None,
+                    presence: Some(ActivityPresence {
+                        presence_definition: e.presence_definition,
+                        presence_message: None,
+                        modified_date: e.modified_date,
+                    }),
+                    out_of_office: None,
+                    active_queue_ids: None,
+                    date_active_queues_changed: None,
+                };
+                agent.tracked.apply_activity(&activity, &reference)
+            }),
+            UserTopicKind::RoutingStatus => parse::<RoutingStatusEvent>(body).map(|e| {
+                let activity = ActivityEvent {
+                    id: e.id,
+                    routing_status: e.routing_status,
+                    presence: None,
+                    out_of_office: None,
+                    active_queue_ids: None,
+                    date_active_queues_changed: None,
+                };
+                agent.tracked.apply_activity(&activity, &reference)
+            }),
+            UserTopicKind::ConversationSummary => parse::<UserConversationSummary>(body)
+                .map(|s| agent.tracked.apply_conversations(&s, received_at)),
+            UserTopicKind::Schedules => parse::<ScheduleUpdateEvent>(body).map(|_| {
+                if let Some(loader) = &self.outputs.schedule_changes {
+                    loader.do_send(ScheduleChanged {
+                        agent_id: agent_id.clone(),
+                    });
+                }
+                Applied::Unchanged
+            }),
+        };
+        match applied {
+            Err(detail) => self.reject(
+                RejectReason::InvalidBody,
+                &agent_id,
+                Some(kind),
+                detail,
+                correlation_id,
+            ),
+            Ok(Applied::Stale) => self.reject(
+                RejectReason::Stale,
+                &agent_id,
+                Some(kind),
+                "older than the known state".into(),
+                correlation_id,
+            ),
+            Ok(Applied::Duplicate) => self.reject(
+                RejectReason::Duplicate,
+                &agent_id,
+                Some(kind),
+                "identical to the known state".into(),
+                correlation_id,
+            ),
+            Ok(Applied::Unchanged) => {}
+            Ok(Applied::Changed) => self.publish(&agent_id, received_at, false, correlation_id),
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &RawValue) -> Result<T, String> {
+    serde_json::from_str(body.get()).map_err(|e| e.to_string())
+}
+
+impl Actor for ValidatorActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<AgentSignal> for ValidatorActor {
+    type Result = ();
+
+    fn handle(&mut self, signal: AgentSignal, _: &mut Context<Self>) {
+        self.backlog.handled();
+        let AgentSignal {
+            agent_id,
+            received_at,
+            input,
+        } = signal;
+        match input {
+            SignalInput::Notification {
+                kind,
+                correlation_id,
+                body,
+            } => self.handle_notification(agent_id, received_at, kind, correlation_id, &body),
+            SignalInput::Observed { user, fetched_at } => {
+                self.metrics
+                    .signals
+                    .with_label_values(&["reconciled"])
+                    .inc();
+                let reference = self.reference.load();
+                let agent = self.agents.entry(agent_id.clone()).or_default();
+                let first = agent.published.is_none();
+                if agent.tracked.apply_observed(&user, fetched_at, &reference) == Applied::Changed
+                    || first
+                {
+                    self.publish(&agent_id, received_at, true, None);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Reevaluate> for ValidatorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reevaluate, _: &mut Context<Self>) {
+        let reference = self.reference.load();
+        let now = Utc::now();
+        let candidates: Vec<AgentId> = match msg.agent_ids {
+            Some(ids) => ids
+                .into_iter()
+                .filter(|id| self.agents.contains_key(id))
+                .collect(),
+            None => self.agents.keys().cloned().collect(),
+        };
+        for agent_id in candidates {
+            let Some(agent) = self.agents.get(&agent_id) else {
+                continue;
+            };
+            let verdict =
+                verdict::evaluate(&agent_id, &agent.tracked, &reference, &self.rules, now);
+            let changed = agent
+                .published
+                .as_ref()
+                .is_none_or(|p| p.state != verdict.state || p.violations != verdict.violations);
+            if changed && agent.published.is_some() {
+                self.publish(&agent_id, Instant::now(), false, None);
+            }
+        }
+    }
+}
