@@ -35,7 +35,7 @@ pub(super) struct Backlog {
 impl Backlog {
     fn queued(&self) {
         let now = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
-        if now % 1024 == 0 {
+        if now.is_multiple_of(1024) {
             self.metrics.validator_backlog.set(now as i64);
         }
     }
