@@ -2,4 +2,5 @@
 //! stream (upstream channels) → validator (pool) → hub → sessions, webhook, audit.
 
 pub mod ingest_metrics;
+pub mod stream;
 pub mod validator;

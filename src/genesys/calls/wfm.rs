@@ -18,7 +18,7 @@ use crate::genesys::{
     GenesysClient, GenesysError,
     backoff::Backoff,
     models::{
-        ActivityCode, ActivityCodeListing, AgentManagementUnit, ScheduleSearchRequest,
+        ActivityCode, ActivityCodeListing, AgentManagementUnit, BusinessUnitListItem, BusinessUnitListing, ScheduleSearchRequest,
         ScheduleSearchResponse, ScheduleSearchResult, ScheduleSearchStatus,
     },
 };
@@ -43,6 +43,13 @@ impl GenesysClient {
             ),
         )
         .await
+    }
+
+    /// The organisation's business units (`GET /api/v2/workforcemanagement/businessunits`).
+    pub async fn business_units(&self) -> Result<Vec<BusinessUnitListItem>, GenesysError> {
+        let listing: BusinessUnitListing =
+            self.get_json("GET /api/v2/workforcemanagement/businessunits", "/api/v2/workforcemanagement/businessunits").await?;
+        Ok(listing.entities)
     }
 
     /// `GET /api/v2/workforcemanagement/businessunits/{businessUnitId}/activitycodes`.

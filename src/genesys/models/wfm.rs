@@ -17,6 +17,26 @@ pub struct AgentManagementUnit {
     pub business_unit: Option<EntityRef>,
 }
 
+/// `GET /api/v2/workforcemanagement/businessunits` (`BusinessUnitListing`).
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessUnitListing {
+    #[serde(default)]
+    pub entities: Vec<BusinessUnitListItem>,
+}
+
+/// An entry of [`BusinessUnitListing`].
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessUnitListItem {
+    pub id: String,
+    pub name: Option<String>,
+    pub division: Option<EntityRef>,
+    pub self_uri: Option<String>,
+}
+
 /// Body of `POST .../businessunits/{buId}/agentschedules/search`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
