@@ -17,7 +17,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture,
+};
 use chrono::{Duration as Days, Utc};
 use tracing::{info, warn};
 
@@ -92,7 +94,10 @@ impl ReferenceActor {
     /// Fetches the listed units' schedules (all units when `None`) and swaps them in.
     fn refresh_schedules(&mut self, units: Option<Vec<String>>, ctx: &mut Context<Self>) {
         let client = self.client.clone();
-        let (before, after) = (self.settings.schedule_days_before, self.settings.schedule_days_after);
+        let (before, after) = (
+            self.settings.schedule_days_before,
+            self.settings.schedule_days_after,
+        );
         let now = Instant::now();
         if let Some(units) = &units {
             for unit in units {
@@ -102,7 +107,10 @@ impl ReferenceActor {
         let fut = async move {
             let units = match units {
                 Some(units) => units,
-                None => client.business_units().await.map(|list| list.into_iter().map(|u| u.id).collect())?,
+                None => client
+                    .business_units()
+                    .await
+                    .map(|list| list.into_iter().map(|u| u.id).collect())?,
             };
             let mut loaded = Vec::with_capacity(units.len());
             for unit in units {
@@ -144,9 +152,15 @@ impl ReferenceActor {
         for (unit, _) in &loaded {
             self.last_fetch.insert(unit.clone(), requested_at);
         }
-        info!(units = loaded.len(), agents = touched.len(), "Loaded published schedules.");
+        info!(
+            units = loaded.len(),
+            agents = touched.len(),
+            "Loaded published schedules."
+        );
         if let Some(pool) = &self.validators {
-            pool.reevaluate(Reevaluate { agent_ids: Some(touched) });
+            pool.reevaluate(Reevaluate {
+                agent_ids: Some(touched),
+            });
         }
     }
 
@@ -176,13 +190,19 @@ impl ReferenceActor {
     fn fetch_next_utilization(&mut self, ctx: &mut Context<Self>) {
         if self.utilization_queue.is_empty() {
             let refresh = Duration::from_secs(self.settings.utilization_refresh_secs);
-            if self.utilization_round_started.is_some_and(|at| at.elapsed() >= refresh) {
-                self.utilization_queue.extend(self.cache.load().roster.iter().cloned());
+            if self
+                .utilization_round_started
+                .is_some_and(|at| at.elapsed() >= refresh)
+            {
+                self.utilization_queue
+                    .extend(self.cache.load().roster.iter().cloned());
                 self.utilization_round_started = Some(Instant::now());
             }
             return;
         }
-        let Some(agent) = self.utilization_queue.pop_front() else { return };
+        let Some(agent) = self.utilization_queue.pop_front() else {
+            return;
+        };
         let client = self.client.clone();
         let fut = {
             let agent = agent.clone();
@@ -212,21 +232,37 @@ impl ReferenceActor {
 }
 
 /// One unit's schedules, with activity codes resolved to categories.
-async fn load_unit(client: &GenesysClient, unit: &str, days_before: u32, days_after: u32) -> Result<Vec<(AgentId, AgentSchedule)>, GenesysError> {
+async fn load_unit(
+    client: &GenesysClient,
+    unit: &str,
+    days_before: u32,
+    days_after: u32,
+) -> Result<Vec<(AgentId, AgentSchedule)>, GenesysError> {
     let categories = client
         .activity_codes(unit)
         .await?
         .into_iter()
         .filter_map(|code| code.category.map(|category| (code.id, category)))
         .collect();
-    let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
+    let today = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now);
     let start = today - Days::days(i64::from(days_before));
     let end = today + Days::days(i64::from(days_after) + 1);
-    let result = client.business_unit_schedules(unit, start, end, None).await?;
+    let result = client
+        .business_unit_schedules(unit, start, end, None)
+        .await?;
     Ok(result
         .agent_schedules
         .iter()
-        .map(|s| (AgentId::from(s.user.id.as_str()), AgentSchedule::from_shifts(unit, &s.shifts, &categories)))
+        .map(|s| {
+            (
+                AgentId::from(s.user.id.as_str()),
+                AgentSchedule::from_shifts(unit, &s.shifts, &categories),
+            )
+        })
         .collect())
 }
 
@@ -234,10 +270,15 @@ impl Actor for ReferenceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(Duration::from_secs(self.settings.schedule_refresh_secs), |act, ctx| {
-            act.refresh_schedules(None, ctx);
-        });
-        let pace = Duration::from_secs_f64(60.0 / f64::from(self.settings.utilization_fetches_per_minute.max(1)));
+        ctx.run_interval(
+            Duration::from_secs(self.settings.schedule_refresh_secs),
+            |act, ctx| {
+                act.refresh_schedules(None, ctx);
+            },
+        );
+        let pace = Duration::from_secs_f64(
+            60.0 / f64::from(self.settings.utilization_fetches_per_minute.max(1)),
+        );
         ctx.run_interval(pace, |act, ctx| act.fetch_next_utilization(ctx));
         ctx.run_interval(REEVALUATE_EVERY, |act, _| {
             if let Some(pool) = &act.validators {
@@ -260,16 +301,27 @@ impl Handler<LoadRoster> for ReferenceActor {
 
     fn handle(&mut self, _: LoadRoster, _: &mut Context<Self>) -> Self::Result {
         let client = self.client.clone();
-        Box::pin(async move { client.all_users(&[]).await }.into_actor(self).map(|result, act, _| {
-            let users = result?;
-            let roster: Vec<AgentId> = users.iter().map(|u| AgentId::from(u.id.as_str())).collect();
-            let known = act.cache.load().roster.clone();
-            let joiners: Vec<AgentId> = roster.iter().filter(|id| !known.contains(*id)).cloned().collect();
-            act.utilization_queue.extend(joiners);
-            act.utilization_round_started.get_or_insert_with(Instant::now);
-            act.cache.update(|data| data.roster = roster.iter().cloned().collect());
-            Ok(roster)
-        }))
+        Box::pin(
+            async move { client.all_users(&[]).await }
+                .into_actor(self)
+                .map(|result, act, _| {
+                    let users = result?;
+                    let roster: Vec<AgentId> =
+                        users.iter().map(|u| AgentId::from(u.id.as_str())).collect();
+                    let known = act.cache.load().roster.clone();
+                    let joiners: Vec<AgentId> = roster
+                        .iter()
+                        .filter(|id| !known.contains(*id))
+                        .cloned()
+                        .collect();
+                    act.utilization_queue.extend(joiners);
+                    act.utilization_round_started
+                        .get_or_insert_with(Instant::now);
+                    act.cache
+                        .update(|data| data.roster = roster.iter().cloned().collect());
+                    Ok(roster)
+                }),
+        )
     }
 }
 
@@ -315,10 +367,15 @@ impl Handler<ScheduleChanged> for ReferenceActor {
             self.dirty_units.insert(schedule.business_unit.clone());
             return self.flush_dirty(ctx);
         }
-        if self.without_unit.get(&msg.agent_id).is_some_and(|at| at.elapsed() < NO_UNIT_RETRY) {
+        if self
+            .without_unit
+            .get(&msg.agent_id)
+            .is_some_and(|at| at.elapsed() < NO_UNIT_RETRY)
+        {
             return;
         }
-        self.without_unit.insert(msg.agent_id.clone(), Instant::now());
+        self.without_unit
+            .insert(msg.agent_id.clone(), Instant::now());
         let client = self.client.clone();
         let agent = msg.agent_id.clone();
         ctx.spawn(async move { client.agent_management_unit(&agent).await }.into_actor(self).map(move |result, act, ctx| {

@@ -16,7 +16,8 @@
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle, StreamHandler, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
+    SpawnHandle, StreamHandler, WrapFuture,
     io::{SinkWrite, WriteHandler},
 };
 use actix_codec::Framed;
@@ -112,13 +113,32 @@ pub struct ChannelActor {
 }
 
 impl ChannelActor {
-    pub fn new(index: usize, channel: Channel, parent: Addr<GenesysStreamActor>, cx: StreamContext) -> Self {
-        Self { index, channel, parent, cx, sink: None, frames: None, connected: false, last_frame: Instant::now(), attempt: 0, verify_first: false }
+    pub fn new(
+        index: usize,
+        channel: Channel,
+        parent: Addr<GenesysStreamActor>,
+        cx: StreamContext,
+    ) -> Self {
+        Self {
+            index,
+            channel,
+            parent,
+            cx,
+            sink: None,
+            frames: None,
+            connected: false,
+            last_frame: Instant::now(),
+            attempt: 0,
+            verify_first: false,
+        }
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let client = self.cx.client.clone();
-        let (id, uri) = (self.channel.id.clone(), self.channel.connect_uri.clone().unwrap_or_default());
+        let (id, uri) = (
+            self.channel.id.clone(),
+            self.channel.connect_uri.clone().unwrap_or_default(),
+        );
         let verify = self.verify_first;
         let max_frame = self.cx.upstream.max_frame_bytes;
         let fut = async move {
@@ -156,15 +176,29 @@ impl ChannelActor {
     fn reconnect(&mut self, cause: ReconnectCause, ctx: &mut Context<Self>) {
         self.drop_socket(ctx);
         warn!(channel_id = %self.channel.id, cause = cause.as_str(), "Channel socket lost; reconnecting.");
-        self.audit(AuditKind::UpstreamDisconnect, json!({"channelId": self.channel.id, "cause": cause.as_str()}));
-        self.parent.do_send(ChannelDown { index: self.index, cause });
+        self.audit(
+            AuditKind::UpstreamDisconnect,
+            json!({"channelId": self.channel.id, "cause": cause.as_str()}),
+        );
+        self.parent.do_send(ChannelDown {
+            index: self.index,
+            cause,
+        });
         self.schedule_reconnect(cause, ctx);
     }
 
     fn schedule_reconnect(&mut self, cause: ReconnectCause, ctx: &mut Context<Self>) {
-        self.cx.metrics.reconnects.with_label_values(&[cause.as_str()]).inc();
+        self.cx
+            .metrics
+            .reconnects
+            .with_label_values(&[cause.as_str()])
+            .inc();
         // socket_closing is a planned move: reconnect at once. Anything else backs off.
-        let delay = if cause == ReconnectCause::SocketClosing { Duration::ZERO } else { self.cx.reconnect_backoff.delay(self.attempt) };
+        let delay = if cause == ReconnectCause::SocketClosing {
+            Duration::ZERO
+        } else {
+            self.cx.reconnect_backoff.delay(self.attempt)
+        };
         self.attempt = self.attempt.saturating_add(1);
         self.verify_first = true;
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
@@ -189,21 +223,41 @@ impl ChannelActor {
         }
     }
 
-    fn reject(&self, reason: RejectReason, agent_id: Option<AgentId>, topic: Option<String>, detail: String) {
+    fn reject(
+        &self,
+        reason: RejectReason,
+        agent_id: Option<AgentId>,
+        topic: Option<String>,
+        detail: String,
+    ) {
         self.cx.metrics.reject(reason);
         debug!(reason = reason.as_str(), %detail, "Rejected a frame.");
         if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(AuditKind::Reject, agent_id, json!({"reason": reason.as_str(), "topic": topic, "detail": detail})));
+            audit.do_send(AuditRecord::now(
+                AuditKind::Reject,
+                agent_id,
+                json!({"reason": reason.as_str(), "topic": topic, "detail": detail}),
+            ));
         }
     }
 
     fn handle_text(&mut self, text: &[u8], ctx: &mut Context<Self>) {
         let received_at = Instant::now();
         if text.len() > self.cx.max_payload_bytes {
-            return self.reject(RejectReason::Oversized, None, None, format!("{} bytes > {}", text.len(), self.cx.max_payload_bytes));
+            return self.reject(
+                RejectReason::Oversized,
+                None,
+                None,
+                format!("{} bytes > {}", text.len(), self.cx.max_payload_bytes),
+            );
         }
         let Ok(text) = std::str::from_utf8(text) else {
-            return self.reject(RejectReason::Malformed, None, None, "frame is not UTF-8".into());
+            return self.reject(
+                RejectReason::Malformed,
+                None,
+                None,
+                "frame is not UTF-8".into(),
+            );
         };
         match notification::parse(text) {
             Err(err) => self.reject(RejectReason::Malformed, None, None, err.to_string()),
@@ -212,15 +266,29 @@ impl ChannelActor {
                 info!(channel_id = %self.channel.id, "Genesys announced socket_closing.");
                 self.reconnect(ReconnectCause::SocketClosing, ctx);
             }
-            Ok(Notification::System { topic }) => info!(channel_id = %self.channel.id, %topic, "System notification."),
-            Ok(Notification::Unknown { topic }) => {
-                self.reject(RejectReason::UnknownTopic, None, Some(topic), "topic not subscribed by agentcast".into())
+            Ok(Notification::System { topic }) => {
+                info!(channel_id = %self.channel.id, %topic, "System notification.")
             }
-            Ok(Notification::User { user_id, kind, correlation_id, body }) => {
+            Ok(Notification::Unknown { topic }) => self.reject(
+                RejectReason::UnknownTopic,
+                None,
+                Some(topic),
+                "topic not subscribed by agentcast".into(),
+            ),
+            Ok(Notification::User {
+                user_id,
+                kind,
+                correlation_id,
+                body,
+            }) => {
                 let signal = AgentSignal {
                     agent_id: AgentId::from(user_id),
                     received_at,
-                    input: SignalInput::Notification { kind, correlation_id, body },
+                    input: SignalInput::Notification {
+                        kind,
+                        correlation_id,
+                        body,
+                    },
                 };
                 self.cx.pool.send(signal);
                 if self.cx.pool.is_full() {
@@ -238,17 +306,22 @@ impl Actor for ChannelActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let upstream = &self.cx.upstream;
-        let silence_limit = Duration::from_secs_f64(upstream.heartbeat_interval_secs * upstream.heartbeat_timeout_factor);
+        let silence_limit = Duration::from_secs_f64(
+            upstream.heartbeat_interval_secs * upstream.heartbeat_timeout_factor,
+        );
         ctx.run_interval(silence_limit / 4, move |act, ctx| {
             if act.connected && act.last_frame.elapsed() > silence_limit {
                 act.reconnect(ReconnectCause::HeartbeatTimeout, ctx);
             }
         });
-        ctx.run_interval(Duration::from_secs_f64(upstream.ping_interval_secs), |act, _| {
-            if let Some(sink) = &mut act.sink {
-                let _queued = sink.write(ws::Message::Text(PING.into()));
-            }
-        });
+        ctx.run_interval(
+            Duration::from_secs_f64(upstream.ping_interval_secs),
+            |act, _| {
+                if let Some(sink) = &mut act.sink {
+                    let _queued = sink.write(ws::Message::Text(PING.into()));
+                }
+            },
+        );
         self.connect(ctx);
     }
 
@@ -262,8 +335,15 @@ impl StreamHandler<Result<ws::Frame, WsProtocolError>> for ChannelActor {
         self.last_frame = Instant::now();
         match item {
             Ok(ws::Frame::Text(text)) => self.handle_text(&text, ctx),
-            Ok(ws::Frame::Binary(_)) => self.reject(RejectReason::Malformed, None, None, "binary frame".into()),
-            Ok(ws::Frame::Continuation(_)) => self.reject(RejectReason::Malformed, None, None, "fragmented frame".into()),
+            Ok(ws::Frame::Binary(_)) => {
+                self.reject(RejectReason::Malformed, None, None, "binary frame".into())
+            }
+            Ok(ws::Frame::Continuation(_)) => self.reject(
+                RejectReason::Malformed,
+                None,
+                None,
+                "fragmented frame".into(),
+            ),
             Ok(ws::Frame::Ping(payload)) => {
                 if let Some(sink) = &mut self.sink {
                     let _queued = sink.write(ws::Message::Pong(payload));

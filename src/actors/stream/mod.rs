@@ -22,7 +22,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture,
+    WrapFuture,
+};
 use chrono::Utc;
 use serde_json::json;
 use tracing::{info, warn};
@@ -38,7 +41,10 @@ use super::{
 use crate::{
     config::UpstreamSettings,
     event::{AgentId, AuditKind, AuditRecord, AuditSink},
-    genesys::{GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel, topics::TooManyTopics},
+    genesys::{
+        GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel,
+        topics::TooManyTopics,
+    },
     reference::loader::{LoadReference, LoadRoster, ReferenceActor},
 };
 
@@ -67,7 +73,9 @@ impl UpstreamStatus {
     /// Every channel connected and the first reconciliation done.
     pub fn is_ready(&self) -> bool {
         let channels = self.channels.load(Ordering::Relaxed);
-        channels > 0 && self.connected.load(Ordering::Relaxed) == channels && self.reconciled.load(Ordering::Relaxed)
+        channels > 0
+            && self.connected.load(Ordering::Relaxed) == channels
+            && self.reconciled.load(Ordering::Relaxed)
     }
 }
 
@@ -118,8 +126,20 @@ pub struct GenesysStreamActor {
 }
 
 impl GenesysStreamActor {
-    pub fn new(cx: StreamContext, reference: Addr<ReferenceActor>, status: Arc<UpstreamStatus>) -> Self {
-        Self { cx, reference, status, slots: Vec::new(), roster: HashSet::new(), reconcile_scheduled: false, started: false }
+    pub fn new(
+        cx: StreamContext,
+        reference: Addr<ReferenceActor>,
+        status: Arc<UpstreamStatus>,
+    ) -> Self {
+        Self {
+            cx,
+            reference,
+            status,
+            slots: Vec::new(),
+            roster: HashSet::new(),
+            reconcile_scheduled: false,
+            started: false,
+        }
     }
 
     fn audit(&self, kind: AuditKind, details: serde_json::Value) {
@@ -134,10 +154,13 @@ impl GenesysStreamActor {
             return;
         }
         self.reconcile_scheduled = true;
-        ctx.run_later(Duration::from_millis(self.cx.upstream.reconcile_delay_ms), |act, ctx| {
-            act.reconcile_scheduled = false;
-            act.reconcile(ctx);
-        });
+        ctx.run_later(
+            Duration::from_millis(self.cx.upstream.reconcile_delay_ms),
+            |act, ctx| {
+                act.reconcile_scheduled = false;
+                act.reconcile(ctx);
+            },
+        );
     }
 
     /// Reads every agent's current state in bulk and hands it to the validators, which emit
@@ -145,29 +168,43 @@ impl GenesysStreamActor {
     fn reconcile(&mut self, ctx: &mut Context<Self>) {
         let client = self.cx.client.clone();
         let fetched_at = Instant::now();
-        let expand = [UserExpand::Presence, UserExpand::RoutingStatus, UserExpand::ConversationSummary];
-        ctx.spawn(async move { client.all_users(&expand).await }.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(users) => {
-                let mut sent = 0;
-                for user in users {
-                    let agent_id = AgentId::from(user.id.as_str());
-                    if act.roster.contains(&agent_id) {
-                        act.cx.pool.send(AgentSignal {
-                            agent_id,
-                            received_at: Instant::now(),
-                            input: SignalInput::Observed { user: Box::new(user), fetched_at },
-                        });
-                        sent += 1;
+        let expand = [
+            UserExpand::Presence,
+            UserExpand::RoutingStatus,
+            UserExpand::ConversationSummary,
+        ];
+        ctx.spawn(
+            async move { client.all_users(&expand).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(users) => {
+                        let mut sent = 0;
+                        for user in users {
+                            let agent_id = AgentId::from(user.id.as_str());
+                            if act.roster.contains(&agent_id) {
+                                act.cx.pool.send(AgentSignal {
+                                    agent_id,
+                                    received_at: Instant::now(),
+                                    input: SignalInput::Observed {
+                                        user: Box::new(user),
+                                        fetched_at,
+                                    },
+                                });
+                                sent += 1;
+                            }
+                        }
+                        act.status.reconciled.store(true, Ordering::Relaxed);
+                        info!(
+                            agents = sent,
+                            "Reconciled agent states after (re)connecting."
+                        );
                     }
-                }
-                act.status.reconciled.store(true, Ordering::Relaxed);
-                info!(agents = sent, "Reconciled agent states after (re)connecting.");
-            }
-            Err(err) => {
-                warn!(error = %err, "Reconciliation failed; retrying.");
-                act.schedule_reconcile(ctx);
-            }
-        }));
+                    Err(err) => {
+                        warn!(error = %err, "Reconciliation failed; retrying.");
+                        act.schedule_reconcile(ctx);
+                    }
+                }),
+        );
     }
 
     /// Subscribes a new channel to `agents`' topics and returns the slot.
@@ -179,12 +216,20 @@ impl GenesysStreamActor {
             .expires
             .and_then(|e| (e - Utc::now()).to_std().ok())
             .unwrap_or(Duration::from_secs(24 * 3600));
-        Ok(Slot { agents, channel: subscribed.channel, actor: None, connected: false, renewed_at: Instant::now(), lifetime })
+        Ok(Slot {
+            agents,
+            channel: subscribed.channel,
+            actor: None,
+            connected: false,
+            renewed_at: Instant::now(),
+            lifetime,
+        })
     }
 
     fn start_channel(&mut self, index: usize, ctx: &mut Context<Self>) {
         let slot = &mut self.slots[index];
-        let actor = ChannelActor::new(index, slot.channel.clone(), ctx.address(), self.cx.clone()).start();
+        let actor =
+            ChannelActor::new(index, slot.channel.clone(), ctx.address(), self.cx.clone()).start();
         slot.actor = Some(actor);
     }
 
@@ -193,7 +238,11 @@ impl GenesysStreamActor {
     fn resubscribe(&mut self, index: usize, ctx: &mut Context<Self>) {
         let client = self.cx.client.clone();
         let channel_id = self.slots[index].channel.id.clone();
-        let topics: Vec<String> = self.slots[index].agents.iter().flat_map(|a| agent_topics(a)).collect();
+        let topics: Vec<String> = self.slots[index]
+            .agents
+            .iter()
+            .flat_map(|a| agent_topics(a))
+            .collect();
         ctx.spawn(async move { client.replace_subscriptions(&channel_id, &topics).await }.into_actor(self).map(move |result, act, _| {
             match result {
                 Ok(_) => {
@@ -222,61 +271,84 @@ impl GenesysStreamActor {
 
     fn refresh_roster(&mut self, ctx: &mut Context<Self>) {
         let loader = self.reference.clone();
-        ctx.spawn(async move { loader.send(LoadRoster).await }.into_actor(self).map(|result, act, ctx| {
-            let roster: HashSet<AgentId> = match result {
-                Ok(Ok(roster)) => roster.into_iter().collect(),
-                Ok(Err(err)) => return warn!(error = %err, "Could not refresh the roster."),
-                Err(_) => return,
-            };
-            let leavers: HashSet<AgentId> = act.roster.difference(&roster).cloned().collect();
-            let mut joiners: Vec<AgentId> = roster.difference(&act.roster).cloned().collect();
-            if leavers.is_empty() && joiners.is_empty() {
-                return;
-            }
-            info!(joiners = joiners.len(), leavers = leavers.len(), "Roster changed.");
-            act.roster = roster;
-            act.status.agents.store(act.roster.len(), Ordering::Relaxed);
-            let mut changed = HashSet::new();
-            for (index, slot) in act.slots.iter_mut().enumerate() {
-                let before = slot.agents.len();
-                slot.agents.retain(|a| !leavers.contains(a));
-                let mut moved = slot.agents.len() != before;
-                while slot.agents.len() < AGENTS_PER_CHANNEL
-                    && let Some(joiner) = joiners.pop()
-                {
-                    slot.agents.push(joiner);
-                    moved = true;
-                }
-                if moved {
-                    changed.insert(index);
-                }
-            }
-            for index in changed {
-                act.resubscribe(index, ctx);
-            }
-            if !joiners.is_empty() {
-                act.add_channels(joiners, ctx);
-            }
-        }));
+        ctx.spawn(
+            async move { loader.send(LoadRoster).await }
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    let roster: HashSet<AgentId> = match result {
+                        Ok(Ok(roster)) => roster.into_iter().collect(),
+                        Ok(Err(err)) => return warn!(error = %err, "Could not refresh the roster."),
+                        Err(_) => return,
+                    };
+                    let leavers: HashSet<AgentId> =
+                        act.roster.difference(&roster).cloned().collect();
+                    let mut joiners: Vec<AgentId> =
+                        roster.difference(&act.roster).cloned().collect();
+                    if leavers.is_empty() && joiners.is_empty() {
+                        return;
+                    }
+                    info!(
+                        joiners = joiners.len(),
+                        leavers = leavers.len(),
+                        "Roster changed."
+                    );
+                    act.roster = roster;
+                    act.status.agents.store(act.roster.len(), Ordering::Relaxed);
+                    let mut changed = HashSet::new();
+                    for (index, slot) in act.slots.iter_mut().enumerate() {
+                        let before = slot.agents.len();
+                        slot.agents.retain(|a| !leavers.contains(a));
+                        let mut moved = slot.agents.len() != before;
+                        while slot.agents.len() < AGENTS_PER_CHANNEL
+                            && let Some(joiner) = joiners.pop()
+                        {
+                            slot.agents.push(joiner);
+                            moved = true;
+                        }
+                        if moved {
+                            changed.insert(index);
+                        }
+                    }
+                    for index in changed {
+                        act.resubscribe(index, ctx);
+                    }
+                    if !joiners.is_empty() {
+                        act.add_channels(joiners, ctx);
+                    }
+                }),
+        );
     }
 
     /// Adds channels for agents that fit in no existing one.
     fn add_channels(&mut self, agents: Vec<AgentId>, ctx: &mut Context<Self>) {
-        let groups: Vec<Vec<AgentId>> = agents.chunks(AGENTS_PER_CHANNEL).map(<[AgentId]>::to_vec).collect();
-        if let Err(err) = plan::check_channel_count(self.slots.len() + groups.len(), self.roster.len()) {
+        let groups: Vec<Vec<AgentId>> = agents
+            .chunks(AGENTS_PER_CHANNEL)
+            .map(<[AgentId]>::to_vec)
+            .collect();
+        if let Err(err) =
+            plan::check_channel_count(self.slots.len() + groups.len(), self.roster.len())
+        {
             warn!(error = %err, "Cannot subscribe every joiner.");
             return;
         }
         for group in groups {
             let client = self.cx.client.clone();
-            ctx.spawn(Self::subscribe(client, group).into_actor(self).map(|result, act, ctx| match result {
-                Ok(slot) => {
-                    act.slots.push(slot);
-                    act.status.channels.store(act.slots.len(), Ordering::Relaxed);
-                    act.start_channel(act.slots.len() - 1, ctx);
-                }
-                Err(err) => warn!(error = %err, "Could not subscribe a channel for joiners."),
-            }));
+            ctx.spawn(
+                Self::subscribe(client, group).into_actor(self).map(
+                    |result, act, ctx| match result {
+                        Ok(slot) => {
+                            act.slots.push(slot);
+                            act.status
+                                .channels
+                                .store(act.slots.len(), Ordering::Relaxed);
+                            act.start_channel(act.slots.len() - 1, ctx);
+                        }
+                        Err(err) => {
+                            warn!(error = %err, "Could not subscribe a channel for joiners.")
+                        }
+                    },
+                ),
+            );
         }
     }
 }
@@ -292,14 +364,25 @@ impl Handler<Start> for GenesysStreamActor {
         let loader = self.reference.clone();
         let client = self.cx.client.clone();
         let fut = async move {
-            let roster = loader.send(LoadRoster).await.map_err(|_| StreamError::LoaderStopped)?.map_err(StreamError::Roster)?;
+            let roster = loader
+                .send(LoadRoster)
+                .await
+                .map_err(|_| StreamError::LoaderStopped)?
+                .map_err(StreamError::Roster)?;
             let groups = plan::group_agents(&roster)?;
             loader.do_send(LoadReference);
             let total = groups.len();
             let mut slots = Vec::with_capacity(total);
             for (i, group) in groups.into_iter().enumerate() {
-                let slot = Self::subscribe(client.clone(), group).await.map_err(StreamError::Subscribe)?;
-                info!(channel = i + 1, of = total, agents = slot.agents.len(), "Subscribed a notification channel.");
+                let slot = Self::subscribe(client.clone(), group)
+                    .await
+                    .map_err(StreamError::Subscribe)?;
+                info!(
+                    channel = i + 1,
+                    of = total,
+                    agents = slot.agents.len(),
+                    "Subscribed a notification channel."
+                );
                 slots.push(slot);
             }
             Ok((roster, slots))
@@ -357,7 +440,10 @@ impl Handler<ChannelDown> for GenesysStreamActor {
         {
             self.status.connected.fetch_sub(1, Ordering::Relaxed);
         }
-        self.audit(AuditKind::UpstreamDisconnect, json!({"channel": msg.index, "cause": msg.cause.as_str()}));
+        self.audit(
+            AuditKind::UpstreamDisconnect,
+            json!({"channel": msg.index, "cause": msg.cause.as_str()}),
+        );
     }
 }
 
@@ -365,7 +451,9 @@ impl Handler<ChannelGone> for GenesysStreamActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChannelGone, ctx: &mut Context<Self>) {
-        let Some(slot) = self.slots.get(msg.index) else { return };
+        let Some(slot) = self.slots.get(msg.index) else {
+            return;
+        };
         let client = self.cx.client.clone();
         let agents = slot.agents.clone();
         ctx.spawn(Self::subscribe(client, agents).into_actor(self).map(move |result, act, ctx| match result {

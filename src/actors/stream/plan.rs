@@ -2,24 +2,35 @@
 
 use crate::{
     event::AgentId,
-    genesys::topics::{MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL, TooManyTopics, UserTopicKind, user_topic},
+    genesys::topics::{
+        MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL, TooManyTopics, UserTopicKind, user_topic,
+    },
 };
 
 /// The topics agentcast follows per agent: presence + routing status + queues in one,
 /// live interaction counts, and schedule changes.
-pub const AGENT_TOPICS: [UserTopicKind; 3] = [UserTopicKind::Activity, UserTopicKind::ConversationSummary, UserTopicKind::Schedules];
+pub const AGENT_TOPICS: [UserTopicKind; 3] = [
+    UserTopicKind::Activity,
+    UserTopicKind::ConversationSummary,
+    UserTopicKind::Schedules,
+];
 pub const TOPICS_PER_AGENT: usize = AGENT_TOPICS.len();
 /// Agents per channel: an agent's topics never straddle two channels.
 pub const AGENTS_PER_CHANNEL: usize = MAX_TOPICS_PER_CHANNEL / TOPICS_PER_AGENT;
 
 /// The topic names of one agent.
 pub fn agent_topics(agent_id: &str) -> impl Iterator<Item = String> + '_ {
-    AGENT_TOPICS.iter().map(move |kind| user_topic(agent_id, *kind))
+    AGENT_TOPICS
+        .iter()
+        .map(move |kind| user_topic(agent_id, *kind))
 }
 
 /// Splits the roster into channel-sized groups, or says why it cannot.
 pub fn group_agents(roster: &[AgentId]) -> Result<Vec<Vec<AgentId>>, TooManyTopics> {
-    let groups: Vec<Vec<AgentId>> = roster.chunks(AGENTS_PER_CHANNEL).map(<[AgentId]>::to_vec).collect();
+    let groups: Vec<Vec<AgentId>> = roster
+        .chunks(AGENTS_PER_CHANNEL)
+        .map(<[AgentId]>::to_vec)
+        .collect();
     check_channel_count(groups.len(), roster.len())?;
     Ok(groups)
 }
@@ -44,13 +55,18 @@ mod tests {
     use super::*;
 
     fn roster(n: usize) -> Vec<AgentId> {
-        (0..n).map(|i| AgentId::from(format!("agent-{i}"))).collect()
+        (0..n)
+            .map(|i| AgentId::from(format!("agent-{i}")))
+            .collect()
     }
 
     #[test]
     fn an_agents_topics_stay_on_one_channel_and_fill_it_to_999() {
         let groups = group_agents(&roster(1000)).unwrap();
-        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [333, 333, 333, 1]);
+        assert_eq!(
+            groups.iter().map(Vec::len).collect::<Vec<_>>(),
+            [333, 333, 333, 1]
+        );
         assert_eq!(AGENTS_PER_CHANNEL * TOPICS_PER_AGENT, 999);
     }
 
@@ -59,6 +75,11 @@ mod tests {
         assert!(group_agents(&roster(6660)).is_ok());
         let err = group_agents(&roster(6661)).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("21 channels") && message.contains("20 channels") && message.contains("about 6660 agents"), "{message}");
+        assert!(
+            message.contains("21 channels")
+                && message.contains("20 channels")
+                && message.contains("about 6660 agents"),
+            "{message}"
+        );
     }
 }

@@ -18,8 +18,9 @@ use crate::genesys::{
     GenesysClient, GenesysError,
     backoff::Backoff,
     models::{
-        ActivityCode, ActivityCodeListing, AgentManagementUnit, BusinessUnitListItem, BusinessUnitListing, ScheduleSearchRequest,
-        ScheduleSearchResponse, ScheduleSearchResult, ScheduleSearchStatus,
+        ActivityCode, ActivityCodeListing, AgentManagementUnit, BusinessUnitListItem,
+        BusinessUnitListing, ScheduleSearchRequest, ScheduleSearchResponse, ScheduleSearchResult,
+        ScheduleSearchStatus,
     },
 };
 
@@ -47,8 +48,12 @@ impl GenesysClient {
 
     /// The organisation's business units (`GET /api/v2/workforcemanagement/businessunits`).
     pub async fn business_units(&self) -> Result<Vec<BusinessUnitListItem>, GenesysError> {
-        let listing: BusinessUnitListing =
-            self.get_json("GET /api/v2/workforcemanagement/businessunits", "/api/v2/workforcemanagement/businessunits").await?;
+        let listing: BusinessUnitListing = self
+            .get_json(
+                "GET /api/v2/workforcemanagement/businessunits",
+                "/api/v2/workforcemanagement/businessunits",
+            )
+            .await?;
         Ok(listing.entities)
     }
 

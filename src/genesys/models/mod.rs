@@ -33,7 +33,7 @@ pub use users::{
 };
 pub use wfm::{
     ActivityCategory, ActivityCode, ActivityCodeListing, AgentManagementUnit, AgentSchedule,
-    BusinessUnitListItem, BusinessUnitListing,
-    FullDayTimeOffMarker, PublishedScheduleRef, ScheduleActivity, ScheduleSearchRequest,
-    ScheduleSearchResponse, ScheduleSearchResult, ScheduleSearchStatus, Shift, WeekScheduleRef,
+    BusinessUnitListItem, BusinessUnitListing, FullDayTimeOffMarker, PublishedScheduleRef,
+    ScheduleActivity, ScheduleSearchRequest, ScheduleSearchResponse, ScheduleSearchResult,
+    ScheduleSearchStatus, Shift, WeekScheduleRef,
 };
