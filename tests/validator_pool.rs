@@ -1,0 +1,112 @@
+//! The validator pool keeps each agent's signals in order, end to end through real actors on
+//! their own threads.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use actix::{Actor, Context, Handler};
+use agentcast::{
+    actors::{
+        ingest_metrics::IngestMetrics,
+        validator::{AgentSignal, SignalInput, ValidatorOutputs, ValidatorPool},
+    },
+    config::Settings,
+    event::{AgentId, Publish},
+    genesys::topics::UserTopicKind,
+    metrics::Metrics,
+    reference::ReferenceCache,
+};
+use chrono::{Duration, TimeZone, Utc};
+use tokio::sync::mpsc;
+
+/// Forwards every published state to the test.
+struct Collector(mpsc::UnboundedSender<Publish>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<Publish> for Collector {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
+        let _ = self.0.send(msg);
+    }
+}
+
+fn activity(agent: usize, step: usize) -> String {
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap() + Duration::seconds(step as i64);
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let presence = if step % 2 == 0 {
+        "AVAILABLE"
+    } else {
+        "ON_QUEUE"
+    };
+    format!(
+        r#"{{"id":"agent-{agent}","routingStatus":{{"status":"IDLE","startTime":"{at}"}},"presence":{{"presenceDefinition":{{"id":"p","systemPresence":"{presence}"}},"modifiedDate":"{at}"}},"activeQueueIds":["q-{step}"]}}"#
+    )
+}
+
+#[actix_rt::test]
+async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in() {
+    const AGENTS: usize = 200;
+    const CHANGES: usize = 50;
+    let mut settings = Settings::defaults().validation;
+    // 3 validators: 200 agents is no multiple of 3, so routing by arrival order would
+    // scatter an agent's changes over validators (and this test catches that).
+    settings.pool_size = 3;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let collector = Collector(tx).start();
+    let metrics = IngestMetrics::new(Metrics::new().registry());
+    let outputs = ValidatorOutputs {
+        publish: collector.recipient(),
+        audit: None,
+        schedule_changes: None,
+    };
+    let pool = ValidatorPool::start(
+        &settings,
+        100_000,
+        ReferenceCache::default(),
+        outputs,
+        metrics.clone(),
+    );
+
+    // Interleave agents, as a busy socket would: step 0 of every agent, then step 1, …
+    for step in 0..CHANGES {
+        for agent in 0..AGENTS {
+            let body = serde_json::value::RawValue::from_string(activity(agent, step)).unwrap();
+            pool.send(AgentSignal {
+                agent_id: AgentId::from(format!("agent-{agent}")),
+                received_at: Instant::now(),
+                input: SignalInput::Notification {
+                    kind: UserTopicKind::Activity,
+                    correlation_id: Some(format!("{agent}-{step}")),
+                    body,
+                },
+            });
+        }
+    }
+
+    let mut seen: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+    let deadline = std::time::Duration::from_secs(30);
+    for _ in 0..AGENTS * CHANGES {
+        let published = actix_rt::time::timeout(deadline, rx.recv())
+            .await
+            .expect("every change is published")
+            .unwrap();
+        let v = published.validated;
+        seen.entry(v.agent_id.clone())
+            .or_default()
+            .push(v.state.queues[0].clone());
+    }
+    assert_eq!(seen.len(), AGENTS);
+    for (agent, queues) in &seen {
+        let expected: Vec<String> = (0..CHANGES).map(|s| format!("q-{s}")).collect();
+        assert_eq!(queues, &expected, "{agent}'s changes out of order");
+    }
+    assert_eq!(
+        metrics.rejects.with_label_values(&["stale"]).get(),
+        0,
+        "no change was seen out of order"
+    );
+    pool.stop();
+}
