@@ -36,7 +36,7 @@ impl Handler<Publish> for Collector {
 fn activity(agent: usize, step: usize) -> String {
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap() + Duration::seconds(step as i64);
     let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let presence = if step % 2 == 0 {
+    let presence = if step.is_multiple_of(2) {
         "AVAILABLE"
     } else {
         "ON_QUEUE"
