@@ -25,8 +25,28 @@ pub fn main(cli: Cli) -> ExitCode {
     );
     match cli.command {
         Command::CheckConfig => check_config(&settings),
-        Command::Run | Command::Demo(_) | Command::Sim(_) => {
+        Command::Sim(args) => run_sim(&settings, &args),
+        Command::Run | Command::Demo(_) => {
             eprintln!("agentcast: not yet wired");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `agentcast sim`: the emulator alone, with the command-line flags over `[sim]`.
+fn run_sim(settings: &Settings, args: &crate::cli::SimArgs) -> ExitCode {
+    let mut sim = settings.sim.clone();
+    args.apply(&mut sim);
+    let mut checked = settings.clone();
+    checked.sim = sim.clone();
+    let problems = checked.validate();
+    if !problems.is_empty() {
+        return config_failure(&ConfigError::Invalid(problems));
+    }
+    match crate::sim::run_blocking(crate::sim::SimConfig::from_settings(&sim)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("agentcast: the emulator failed: {err}");
             ExitCode::from(EXIT_FAILURE)
         }
     }

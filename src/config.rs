@@ -238,7 +238,12 @@ impl Settings {
         figment = figment.merge(
             Env::prefixed(ENV_PREFIX)
                 // AGENTCAST_<SECTION>_<KEY>: the section is the first word, the key the rest.
-                .map(|key| key.as_str().to_ascii_lowercase().replacen('_', ".", 1).into()),
+                .map(|key| {
+                    key.as_str()
+                        .to_ascii_lowercase()
+                        .replacen('_', ".", 1)
+                        .into()
+                }),
         );
         let mut settings: Settings = figment.extract().map_err(Box::new)?;
         if let Some(url) = std::env::var("WEBHOOK_URL")
