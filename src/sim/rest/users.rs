@@ -197,7 +197,9 @@ async fn bulk_presences(
         .filter_map(|id| sim.org.agent_index(id))
         .map(|agent| {
             let mut entry = user_presence(&sim.org, &world.agents[agent as usize], agent);
+            // UcUserPresence has userId and no `primary`.
             entry.user_id = Some(sim.org.agents[agent as usize].id.clone());
+            entry.primary = None;
             entry
         })
         .collect();
