@@ -150,3 +150,92 @@ fn body(sim: &Sim, world: &World, change: &Change, kind: UserTopicKind) -> Optio
         UserTopicKind::Schedules => Body::Schedules(change.schedule.clone()?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{config::Settings, sim::SimConfig};
+
+    fn sim(seed: u64, anchor: chrono::DateTime<Utc>) -> Sim {
+        let mut config = SimConfig::from_settings(&Settings::defaults().sim);
+        config.agents = 300;
+        config.seed = seed;
+        config.anchor = anchor;
+        Sim::new(config, "http://127.0.0.1:1".into())
+    }
+
+    /// The org as plain data (its lookup maps aside).
+    fn org_fingerprint(sim: &Sim) -> String {
+        let org = &sim.org;
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}",
+            org.agents,
+            org.business_units,
+            org.management_units,
+            org.queues,
+            org.presences,
+            org.name_order
+        )
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_org_and_first_1000_changes_and_another_seed_does_not() {
+        let anchor = Utc::now();
+        let (a, b, c) = (sim(11, anchor), sim(11, anchor), sim(12, anchor));
+        assert_eq!(org_fingerprint(&a), org_fingerprint(&b));
+        assert_ne!(org_fingerprint(&a), org_fingerprint(&c));
+        {
+            let (wa, wb) = (lock(&a.world), lock(&b.world));
+            assert_eq!(wa.agents, wb.agents);
+            assert_eq!(wa.shifts, wb.shifts);
+            assert_eq!(wa.overrides, wb.overrides);
+            assert_eq!(wa.time_off, wb.time_off);
+            assert!(wa.overrides.iter().any(Option::is_some));
+        }
+        for s in [&a, &b, &c] {
+            assert_eq!(emit(s, 1000), 1000);
+        }
+        let (la, lb, lc) = (
+            lock(&a.world).log.clone(),
+            lock(&b.world).log.clone(),
+            lock(&c.world).log.clone(),
+        );
+        assert_eq!(la.len(), 1000);
+        assert_eq!(la, lb);
+        assert_ne!(la, lc);
+        let topics: std::collections::BTreeSet<String> = la
+            .iter()
+            .flat_map(|c| c.messages.iter())
+            .filter_map(|m| m.topic_name.rsplit_once('.'))
+            .map(|(_, kind)| kind.to_owned())
+            .collect();
+        for kind in [
+            "presence",
+            "routingStatus",
+            "activity",
+            "conversationsummary",
+        ] {
+            assert!(topics.contains(kind), "{kind} among {topics:?}");
+        }
+    }
+
+    #[test]
+    fn every_change_is_counted_and_timestamps_strictly_increase_per_agent() {
+        let s = sim(5, Utc::now());
+        let before: Vec<_> = lock(&s.world).agents.iter().map(|a| a.last_stamp).collect();
+        emit(&s, 2000);
+        let world = lock(&s.world);
+        assert_eq!(world.events_emitted, 2000);
+        for (agent, state) in world.agents.iter().enumerate() {
+            assert!(state.last_stamp >= before[agent]);
+            assert!(state.status.presence_modified <= state.last_stamp);
+            assert!(state.status.routing_start <= state.last_stamp);
+        }
+        let over = (0..world.agents.len() as u32)
+            .filter(|a| world.over_capacity(*a))
+            .count();
+        assert!(over > 0, "over capacity happens now and then");
+    }
+}

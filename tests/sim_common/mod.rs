@@ -171,6 +171,12 @@ impl Client {
         )
     }
 
+    /// `HEAD /api/v2/notifications/channels/{id}`: 200 or 404.
+    pub async fn head(&self, channel: &str) -> StatusCode {
+        let path = format!("/api/v2/notifications/channels/{channel}");
+        self.call(Method::HEAD, &path, None).await.status
+    }
+
     /// Replaces a channel's subscriptions; asserts 200.
     pub async fn subscribe(&self, channel: &str, topics: &[String]) -> Reply {
         let body: Vec<Value> = topics.iter().map(|t| json!({ "id": t })).collect();
@@ -221,12 +227,11 @@ where
     }
 }
 
+/// A client WebSocket.
+pub type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
 /// Connects a WebSocket (frames up to 32 MiB).
-pub async fn connect(
-    uri: &str,
-) -> impl Stream<Item = Result<Frame, awc::error::WsProtocolError>>
-+ Sink<Message, Error = awc::error::WsProtocolError>
-+ Unpin {
+pub async fn connect(uri: &str) -> Ws {
     let (_, ws) = within(
         "WebSocket connect",
         awc::Client::new()
