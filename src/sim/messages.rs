@@ -3,6 +3,7 @@
 
 use bytestring::ByteString;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::{
@@ -188,11 +189,13 @@ fn to_text<T: Serialize>(value: &T) -> ByteString {
     ByteString::from(serde_json::to_string(value).unwrap_or_default())
 }
 
-/// A body as JSON with its wall-clock timestamps removed (for `GET /sim/events`).
-pub fn without_timestamps(body: &Body) -> serde_json::Value {
+/// A body as compact JSON with its wall-clock timestamps removed (for `GET /sim/events`).
+/// Kept as raw JSON text: a parsed tree would cost ~10 times the memory.
+pub fn without_timestamps(body: &Body) -> Box<RawValue> {
     let mut value = serde_json::to_value(body).unwrap_or_default();
     strip(&mut value);
-    value
+    // Re-serializing a Value cannot fail; `null` would be the visible symptom if it did.
+    serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 fn strip(value: &mut serde_json::Value) {

@@ -38,16 +38,16 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// One message of a logged change, without timestamps.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedMessage {
     pub topic_name: String,
     pub correlation_id: String,
-    pub event_body: serde_json::Value,
+    pub event_body: Box<serde_json::value::RawValue>,
 }
 
 /// One change, as `GET /sim/events` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedChange {
     pub seq: u64,

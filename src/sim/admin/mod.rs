@@ -97,19 +97,27 @@ pub fn truth_agent(sim: &Sim, world: &World, agent: u32) -> TruthAgent {
     }
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Truth {
+    events_emitted: u64,
+    paused: bool,
+    events_per_sec: f64,
+    agents: Vec<TruthAgent>,
+}
+
 async fn truth(sim: web::Data<Sim>) -> HttpResponse {
     let world = lock(&sim.world);
-    let agents: Vec<TruthAgent> = (0..sim.org.agents.len() as u32)
-        .map(|a| truth_agent(&sim, &world, a))
-        .collect();
-    let body = json!({
-        "eventsEmitted": world.events_emitted,
-        "paused": sim.paused(),
-        "eventsPerSec": sim.rate(),
-        "agents": agents,
-    });
+    let truth = Truth {
+        events_emitted: world.events_emitted,
+        paused: sim.paused(),
+        events_per_sec: sim.rate(),
+        agents: (0..sim.org.agents.len() as u32)
+            .map(|a| truth_agent(&sim, &world, a))
+            .collect(),
+    };
     drop(world);
-    HttpResponse::Ok().json(body)
+    HttpResponse::Ok().json(truth)
 }
 
 async fn calls(sim: web::Data<Sim>) -> HttpResponse {
