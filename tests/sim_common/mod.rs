@@ -40,6 +40,13 @@ pub fn start(config: SimConfig) -> SimHandle {
     sim::spawn(config).expect("the emulator starts")
 }
 
+/// An emulator with the test settings and a client holding a token.
+pub async fn setup(agents: u32) -> (SimHandle, Client) {
+    let sim = start(config(agents));
+    let client = Client::new(&sim).await;
+    (sim, client)
+}
+
 /// Awaits `fut`, failing the test after [`WAIT`].
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, fut)

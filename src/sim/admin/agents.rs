@@ -1,4 +1,4 @@
-//! Setting one agent's state, utilization or shifts on purpose.
+//! Setting one agent's state or utilization on purpose.
 //!
 //! `POST /sim/agents/{id}/state` takes any of
 //! `{"systemPresence": "OnQueue" (any spelling), "presenceDefinitionId": "...",
@@ -6,42 +6,32 @@
 //!   "outOfOffice": true}`
 //! and emits what changed like a real change: `.presence` (presence given), `.routingStatus`
 //! (when it changed), `.activity` (presence, routing, queues or out of office changed),
-//! `.conversationsummary` (conversations given). Left out: the routing status follows the
-//! presence and interaction counts; active queues follow the presence; media left out of
-//! `conversations` keep their counts.
+//! `.conversationsummary` (conversations given); it answers `{agent, topics}`. Left out: the
+//! routing status follows the presence and interaction counts; active queues follow the
+//! presence; media left out of `conversations` keep their counts.
 //!
 //! `POST /sim/agents/{id}/utilization` takes a utilization body; media given replace the org
-//! default, an empty `utilization` removes the override. `POST /sim/agents/{id}/shifts`
-//! takes `{"shifts":[{"startDate","lengthMinutes","activities"?:[{"startDate",
-//! "lengthMinutes","category"|"activityCodeId"}]}]}` (replacing every shift; a shift without
-//! activities is all on-queue work) or `{"offShift": true}` (removes the shifts covering now),
-//! and emits `.workforcemanagement.schedules` with Added/Edited/Deleted updates when anything
-//! changed.
+//! default (capacity 0..=25), an empty `utilization` removes the override. It answers the
+//! user utilization.
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::truth_agent;
 use crate::{
     genesys::{
-        models::{
-            ActivityCategory, ScheduleUpdate, ScheduleUpdateEvent, UtilizationResponse, time,
-        },
+        models::UtilizationResponse,
         topics::{UserTopicKind, user_topic},
     },
     sim::{
         agent::{MAX_ACTIVE_QUEUES, Media, Presence, QueueSet, Routing},
         emitter::publish,
         machine::{Change, Topics},
-        org::{
-            Org,
-            schedule::{ActivityPlan, ShiftPlan},
-            utilization::Utilization,
-        },
+        org::{Org, utilization::Utilization},
         respond::{ApiError, parse_json},
         world::{Sim, lock},
     },
@@ -53,10 +43,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/sim/agents/{id}/utilization",
             web::post().to(set_utilization),
         )
-        .route("/sim/agents/{id}/shifts", web::post().to(set_shifts));
+        .route(
+            "/sim/agents/{id}/shifts",
+            web::post().to(super::shifts::set_shifts),
+        );
 }
 
-fn agent(org: &Org, id: &str) -> Result<u32, ApiError> {
+pub(super) fn agent(org: &Org, id: &str) -> Result<u32, ApiError> {
     org.agent_index(id)
         .ok_or_else(|| ApiError::NotFound(format!("agent {id} not found")))
 }
@@ -238,166 +231,4 @@ async fn set_utilization(
         own.to_model(Some("Agent"))
     };
     Ok(HttpResponse::Ok().json(answer))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ShiftsBody {
-    #[serde(default)]
-    off_shift: bool,
-    shifts: Option<Vec<ShiftBody>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShiftBody {
-    #[serde(with = "time")]
-    start_date: DateTime<Utc>,
-    length_minutes: u32,
-    activities: Option<Vec<ActivityBody>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ActivityBody {
-    #[serde(with = "time")]
-    start_date: DateTime<Utc>,
-    length_minutes: u32,
-    category: Option<String>,
-    activity_code_id: Option<String>,
-}
-
-fn plan(org: &Org, agent: u32, body: ShiftBody) -> Result<ShiftPlan, ApiError> {
-    let bu = org.bu_of(agent);
-    let on_queue = crate::sim::org::CODE_ON_QUEUE;
-    let activities = match body.activities {
-        None => vec![ActivityPlan {
-            start: body.start_date,
-            minutes: body.length_minutes,
-            code: on_queue,
-        }],
-        Some(list) => list
-            .into_iter()
-            .map(|a| {
-                let code = match (&a.activity_code_id, &a.category) {
-                    (Some(id), _) => bu.code_by_id(id),
-                    (None, Some(c)) => bu.code_for(&ActivityCategory::from(c.clone())),
-                    (None, None) => Some(on_queue),
-                };
-                let code = code.ok_or_else(|| {
-                    ApiError::BadRequest("unknown activityCodeId or category".into())
-                })?;
-                Ok(ActivityPlan {
-                    start: a.start_date,
-                    minutes: a.length_minutes,
-                    code,
-                })
-            })
-            .collect::<Result<_, ApiError>>()?,
-    };
-    Ok(ShiftPlan {
-        id: uuid::Uuid::new_v4().to_string(),
-        start: body.start_date,
-        minutes: body.length_minutes,
-        activities,
-        manually_edited: true,
-    })
-}
-
-async fn set_shifts(
-    path: web::Path<String>,
-    body: web::Bytes,
-    sim: web::Data<Sim>,
-) -> Result<HttpResponse, ApiError> {
-    let org = &sim.org;
-    let agent = agent(org, &path)?;
-    let body: ShiftsBody = parse_json(&body)?;
-    let now = Utc::now();
-    let mut world = lock(&sim.world);
-    let old = world.shifts[agent as usize].clone();
-    let new: Vec<ShiftPlan> = match (body.off_shift, body.shifts) {
-        (true, None) => old.iter().filter(|s| !s.covers(now)).cloned().collect(),
-        (false, Some(list)) => list
-            .into_iter()
-            .map(|s| plan(org, agent, s))
-            .collect::<Result<_, _>>()?,
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give either shifts or offShift: true".into(),
-            ));
-        }
-    };
-    let starts = |list: &[ShiftPlan]| list.iter().map(|s| s.start).collect::<Vec<_>>();
-    let (old_starts, new_starts) = (starts(&old), starts(&new));
-    let mut updates = Vec::new();
-    for (kind, dates) in [
-        (
-            "Deleted",
-            old_starts
-                .iter()
-                .filter(|s| !new_starts.contains(s))
-                .copied()
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "Added",
-            new_starts
-                .iter()
-                .filter(|s| !old_starts.contains(s))
-                .copied()
-                .collect(),
-        ),
-        (
-            "Edited",
-            new_starts
-                .iter()
-                .filter(|s| {
-                    old_starts.contains(s)
-                        && old.iter().find(|o| o.start == **s)
-                            != new.iter().find(|n| n.start == **s)
-                })
-                .copied()
-                .collect(),
-        ),
-    ] {
-        if !dates.is_empty() {
-            updates.push(ScheduleUpdate {
-                kind: Some(kind.to_owned()),
-                shift_start_dates: Some(dates.iter().map(time::format).collect()),
-            });
-        }
-    }
-    world.shifts[agent as usize] = new;
-    let mut topics = Vec::new();
-    if !updates.is_empty() {
-        let touched = old.iter().chain(world.shifts[agent as usize].iter());
-        let start = touched.clone().map(|s| s.start).min().unwrap_or(now);
-        let end = touched.map(ShiftPlan::end).max().unwrap_or(now);
-        let schedule = ScheduleUpdateEvent {
-            user: Some(crate::genesys::models::EntityRef::new(
-                org.agents[agent as usize].id.clone(),
-            )),
-            start_date: Some(start),
-            end_date: Some(end),
-            updates: Some(updates),
-        };
-        let change = Change {
-            agent,
-            topics: Topics::default().with(UserTopicKind::Schedules),
-            schedule: Some(schedule),
-        };
-        world.agents[agent as usize].stamp(now);
-        publish(&sim, &mut world, &mut lock(&sim.hub), &change);
-        topics.push(user_topic(
-            &org.agents[agent as usize].id,
-            UserTopicKind::Schedules,
-        ));
-    }
-    let bu = org.bu_of(agent);
-    let mu = org.mu_of(agent);
-    let shifts: Vec<_> = world.shifts[agent as usize]
-        .iter()
-        .map(|s| s.to_model(bu, (&mu.work_plan_id, &mu.work_plan_shift_id)))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"shifts": shifts, "topics": topics})))
 }

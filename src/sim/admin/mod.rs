@@ -16,6 +16,7 @@
 
 mod agents;
 mod faults;
+mod shifts;
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@
 //! violation). Queued messages are dropped; the client reconnects to the same channel.
 //! Messages for a channel with no socket are dropped, as on the real service.
 
+mod channel;
 mod topics;
 
 use std::{
@@ -27,94 +28,16 @@ use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-pub use self::topics::resolve;
-use crate::genesys::{
-    models,
-    topics::{MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL, UserTopicKind},
+use self::channel::{CONTROL_CAPACITY, SocketLink};
+pub use self::{
+    channel::{
+        Channel, Control, SOCKET_QUEUE_CAPACITY, SocketEnds, Target, close_reason, kind_index,
+    },
+    topics::resolve,
 };
+use crate::genesys::topics::{MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL, UserTopicKind};
 
-/// Messages a socket may have queued before it counts as too slow.
-pub const SOCKET_QUEUE_CAPACITY: usize = 4_096;
-/// Control commands a socket may have pending.
-const CONTROL_CAPACITY: usize = 16;
 const KINDS: usize = UserTopicKind::ALL.len();
-
-/// The agent topic a subscription feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
-    pub agent: u32,
-    pub kind: UserTopicKind,
-}
-
-/// Position of a kind in the index.
-pub fn kind_index(kind: UserTopicKind) -> usize {
-    UserTopicKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(0)
-}
-
-/// Commands to a socket task, besides the messages it forwards.
-#[derive(Debug, Clone)]
-pub enum Control {
-    /// Send a close frame and end.
-    Close(CloseReason),
-    /// Close with 1001 after this long (after `v2.system.socket_closing`).
-    CloseAfter(Duration),
-    /// End without a close frame (the `drop_sockets` fault).
-    Abort,
-}
-
-/// The hub's end of a socket.
-#[derive(Debug)]
-struct SocketLink {
-    id: u64,
-    data: mpsc::Sender<ByteString>,
-    control: mpsc::Sender<Control>,
-    /// The last agent-topic message queued, for the `duplicate` fault.
-    last_event: Option<ByteString>,
-}
-
-/// What a new socket's task needs.
-#[derive(Debug)]
-pub struct SocketEnds {
-    pub socket_id: u64,
-    pub data: mpsc::Receiver<ByteString>,
-    pub control: mpsc::Receiver<Control>,
-    pub messages_sent: Arc<AtomicU64>,
-}
-
-/// One notification channel.
-#[derive(Debug)]
-pub struct Channel {
-    pub id: String,
-    pub client_id: String,
-    /// The token that created it (`includechannels=token` lists only these).
-    pub token: String,
-    pub expires: DateTime<Utc>,
-    expires_at: Instant,
-    last_used: Instant,
-    /// Subscribed topics (canonical ids) and the agent topic each feeds.
-    pub topics: BTreeMap<String, Option<Target>>,
-    socket: Option<SocketLink>,
-    pub sockets_opened: u64,
-    pub slow_client_closes: u64,
-    pub messages_sent: Arc<AtomicU64>,
-}
-
-impl Channel {
-    pub fn connected(&self) -> bool {
-        self.socket.is_some()
-    }
-
-    pub fn to_model(&self, ws_base: &str) -> models::Channel {
-        models::Channel {
-            connect_uri: Some(format!("{ws_base}/channels/{}", self.id)),
-            id: self.id.clone(),
-            expires: Some(self.expires),
-        }
-    }
-}
 
 /// More than 1,000 topics would be on the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -141,13 +64,6 @@ pub struct Hub {
     next_socket_id: u64,
     ttl: Duration,
     pub slow_client_closes: u64,
-}
-
-pub fn close_reason(code: CloseCode, description: &str) -> CloseReason {
-    CloseReason {
-        code,
-        description: Some(description.to_owned()),
-    }
 }
 
 impl Hub {

@@ -4,6 +4,7 @@
 //! (agent state, shifts, utilization overrides) lives in [`crate::sim::world::World`].
 
 mod generate;
+mod initial;
 pub mod names;
 pub mod schedule;
 pub mod utilization;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use self::generate::{Initial, generate};
+pub use self::{generate::generate, initial::Initial};
 use crate::{
     genesys::models::{ActivityCategory, ActivityCode},
     sim::agent::{Presence, QueueSet},
