@@ -200,10 +200,6 @@ impl QueueSet {
     pub fn as_slice(&self) -> &[u16] {
         &self.ids[..usize::from(self.len)]
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 /// What the presence, routingStatus and activity topics report.

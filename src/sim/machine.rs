@@ -60,10 +60,6 @@ impl Topics {
         self
     }
 
-    pub fn union(self, other: Topics) -> Self {
-        Self(self.0 | other.0)
-    }
-
     pub fn contains(self, kind: UserTopicKind) -> bool {
         self.0 & Self::bit(kind) != 0
     }

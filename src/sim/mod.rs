@@ -20,20 +20,20 @@
 //! runs one in the foreground (`agentcast sim`).
 
 mod admin;
-pub mod agent;
+mod agent;
 mod auth;
 mod emitter;
 mod faults;
 mod hub;
-pub mod ids;
-pub mod machine;
+mod ids;
+mod machine;
 mod messages;
-pub mod org;
+mod org;
 mod respond;
 mod rest;
 mod server;
 mod stream;
-pub mod world;
+mod world;
 
 use std::{
     io::{self, Write},
@@ -46,7 +46,6 @@ use std::{
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
-pub use self::emitter::emit;
 use self::world::Sim;
 use crate::config::SimSettings;
 

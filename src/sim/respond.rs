@@ -4,7 +4,8 @@
 //! The [`envelope`] middleware gives each request a correlation id (a random UUID) and runs
 //! the request inside a task-local scope holding it, so an [`ApiError`] built anywhere below
 //! can put the same id in `contextId`. After the answer it adds the headers and counts the
-//! call under `METHOD /route/{template}`.
+//! call under `METHOD /route/{template}` (admin `/sim/` calls are not counted). Calls made
+//! without a token (login, downloads, admin) report `inin-ratelimit-count: 0`.
 
 use std::collections::BTreeMap;
 

@@ -152,7 +152,6 @@ async fn set_state(
     let mut world = lock(&sim.world);
     let state = &mut world.agents[agent as usize];
     let ts = state.stamp(Utc::now());
-    state.remember();
     let mut topics = Topics::default();
     for (media, n) in &wanted.conversations {
         state.conversations[media.index()] = *n;
@@ -196,14 +195,17 @@ async fn set_state(
         state.status.out_of_office_modified = ts;
     }
     if state.status != status_before {
+        state.previous = Some(status_before);
         topics = topics.with(UserTopicKind::Activity);
     }
-    let change = Change {
-        agent,
-        topics,
-        schedule: None,
-    };
-    publish(&sim, &mut world, &mut lock(&sim.hub), &change);
+    if topics != Topics::default() {
+        let change = Change {
+            agent,
+            topics,
+            schedule: None,
+        };
+        publish(&sim, &mut world, &mut lock(&sim.hub), &change);
+    }
     let id = &org.agents[agent as usize].id;
     let names: Vec<String> = topics.iter().map(|k| user_topic(id, k)).collect();
     Ok(

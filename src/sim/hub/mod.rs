@@ -16,10 +16,7 @@ mod topics;
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant},
 };
 
@@ -366,12 +363,5 @@ impl Hub {
             channel.socket = None;
         }
         queued
-    }
-
-    /// Total messages written to sockets so far.
-    pub fn messages_sent(&self) -> u64 {
-        self.channels()
-            .map(|c| c.messages_sent.load(Ordering::Relaxed))
-            .sum()
     }
 }

@@ -157,16 +157,8 @@ pub fn generate(seed: u64, agent_count: u32, anchor: DateTime<Utc>) -> (Org, Ini
         })
         .collect();
     let queues: Vec<QueueDef> = (0..n.div_ceil(AGENTS_PER_QUEUE))
-        .map(|i| {
-            let themes = names::QUEUE_THEMES.len() as u32;
-            QueueDef {
-                id: uuid_from(rng).to_string(),
-                name: format!(
-                    "{} {}",
-                    names::QUEUE_THEMES[(i % themes) as usize],
-                    i / themes + 1
-                ),
-            }
+        .map(|_| QueueDef {
+            id: uuid_from(rng).to_string(),
         })
         .collect();
     let presences = presence_definitions(rng);
@@ -194,7 +186,7 @@ pub fn generate(seed: u64, agent_count: u32, anchor: DateTime<Utc>) -> (Org, Ini
 }
 
 fn business_unit(rng: &mut impl Rng, i: u32, anchor: DateTime<Utc>) -> BusinessUnit {
-    let (region, time_zone) = names::REGIONS[i as usize % names::REGIONS.len()];
+    let time_zone = names::TIME_ZONES[i as usize % names::TIME_ZONES.len()];
     let codes = CODES
         .iter()
         .map(
@@ -210,19 +202,18 @@ fn business_unit(rng: &mut impl Rng, i: u32, anchor: DateTime<Utc>) -> BusinessU
             },
         )
         .collect();
+    // Two ids are always drawn (the weeks of the day before and after), so the rest of the
+    // org does not depend on whether those fall in one week or two.
     let mut weeks: Vec<PublishedWeek> = Vec::new();
-    for day in [-1, 0, 1] {
+    for day in [-1, 1] {
+        let id = uuid_from(rng).to_string();
         let week_date = schedule::week_start(anchor + Duration::days(day));
         if !weeks.iter().any(|w| w.week_date == week_date) {
-            weeks.push(PublishedWeek {
-                id: uuid_from(rng).to_string(),
-                week_date,
-            });
+            weeks.push(PublishedWeek { id, week_date });
         }
     }
     BusinessUnit {
         id: uuid_from(rng).to_string(),
-        name: format!("{region} {}", i + 1),
         time_zone,
         codes,
         weeks,

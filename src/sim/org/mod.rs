@@ -77,7 +77,6 @@ pub struct PublishedWeek {
 #[derive(Debug, Clone)]
 pub struct BusinessUnit {
     pub id: String,
-    pub name: String,
     pub time_zone: &'static str,
     pub codes: Vec<ActivityCodeDef>,
     pub weeks: Vec<PublishedWeek>,
@@ -122,7 +121,6 @@ pub struct ManagementUnitDef {
 #[derive(Debug, Clone)]
 pub struct QueueDef {
     pub id: String,
-    pub name: String,
 }
 
 /// A presence definition: one of the ten System ones, or a User one mapped to a system

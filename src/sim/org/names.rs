@@ -17,26 +17,12 @@ pub const LAST_NAMES: &[&str] = &[
     "Zhang",
 ];
 
-/// Queue themes; queue `n` is named `"{theme} {n / themes + 1}"`.
-pub const QUEUE_THEMES: &[&str] = &[
-    "Billing",
-    "Sales",
-    "Support",
-    "Returns",
-    "Claims",
-    "Onboarding",
-    "Retention",
-    "Technical",
-    "Premium",
-    "Shipping",
-];
-
-/// Business-unit regions and the time zone each reports.
-pub const REGIONS: &[(&str, &str)] = &[
-    ("North America East", "America/New_York"),
-    ("Europe", "Europe/London"),
-    ("North America Central", "America/Chicago"),
-    ("Asia Pacific", "Australia/Sydney"),
-    ("North America West", "America/Los_Angeles"),
-    ("Central Europe", "Europe/Berlin"),
+/// Business-unit time zones, in turn.
+pub const TIME_ZONES: &[&str] = &[
+    "America/New_York",
+    "Europe/London",
+    "America/Chicago",
+    "Australia/Sydney",
+    "America/Los_Angeles",
+    "Europe/Berlin",
 ];
