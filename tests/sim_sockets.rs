@@ -349,10 +349,17 @@ async fn a_client_that_stops_reading_is_disconnected_and_counted() {
     let (channel, uri) = client.channel().await;
     client.subscribe(&channel, &topics).await;
     let _never_read = connect(&uri).await;
+    // Sixteen 1 MB frames fill the socket buffers; then a few thousand changes fill the
+    // emulator's per-socket queue.
+    for _ in 0..16 {
+        client
+            .fault("oversized_frame", json!({"bytes": 1 << 20}))
+            .await;
+    }
     within("overflow", async {
         loop {
             client
-                .admin(Method::POST, "/sim/step", Some(json!({"count": 5000})))
+                .admin(Method::POST, "/sim/step", Some(json!({"count": 2000})))
                 .await;
             let channels = client.admin(Method::GET, "/sim/channels", None).await;
             if channels.body["slowClientCloses"] == 1 {
