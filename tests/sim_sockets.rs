@@ -232,6 +232,52 @@ async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored
 }
 
 #[actix_web::test]
+async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
+    let mut cfg = config(50);
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    cfg.events_per_sec = 3000.0;
+    let sim = start(cfg);
+    let client = Client::new(&sim).await;
+    let truth = client.truth().await;
+    let topics: Vec<String> = truth["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .flat_map(|a| {
+            let id = a["id"].as_str().unwrap_or("").to_owned();
+            [
+                "presence",
+                "routingStatus",
+                "activity",
+                "conversationsummary",
+            ]
+            .map(|k| format!("v2.users.{id}.{k}"))
+        })
+        .collect();
+    let (channel, uri) = client.channel().await;
+    client.subscribe(&channel, &topics).await;
+    let mut ws = connect(&uri).await;
+    let (mut events, mut heartbeats, mut pinged) = (0, 0, false);
+    within("heartbeats and a pong among events", async {
+        loop {
+            let message: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+            match message["eventBody"]["message"].as_str() {
+                _ if message["topicName"] != "channel.metadata" => events += 1,
+                Some("WebSocket Heartbeat") => heartbeats += 1,
+                Some("pong") => break,
+                other => panic!("unexpected {other:?}"),
+            }
+            if heartbeats >= 2 && !pinged {
+                send_text(&mut ws, r#"{"message":"ping"}"#).await;
+                pinged = true;
+            }
+        }
+    })
+    .await;
+    assert!(events > 100, "events flowed meanwhile: {events}");
+}
+
+#[actix_web::test]
 async fn socket_closing_is_announced_then_the_socket_closes_after_the_grace() {
     let sim = start(config(5));
     let client = Client::new(&sim).await;

@@ -132,6 +132,7 @@ impl FromRequest for Api {
 
 /// Runs the guard described in the module docs.
 pub async fn authorize(req: &HttpRequest) -> Result<Api, ApiError> {
+    // The app always carries its Sim; a 500 would show a wiring mistake.
     let sim = req
         .app_data::<web::Data<Sim>>()
         .cloned()

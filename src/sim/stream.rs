@@ -85,7 +85,10 @@ async fn serve(
     let pong_text = messages::channel_metadata("pong");
     let period = sim.config.heartbeat_interval;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing: Option<Instant> = None;
+    // Biased: control, then heartbeats and client frames (rarely ready), then the queue, so
+    // a busy queue never starves heartbeats or pongs.
     let exit = loop {
         let deadline = closing.unwrap_or_else(far_future);
         let outgoing = tokio::select! {
@@ -95,10 +98,6 @@ async fn serve(
                 None => continue,
             },
             () = sleep_until(deadline), if closing.is_some() => break closing_exit(),
-            text = ends.data.recv() => match text {
-                Some(text) => text,
-                None => break Exit::Close(close_reason(CloseCode::Away, "channel removed")),
-            },
             _ = heartbeat.tick() => {
                 if heartbeats_stopped(&sim) {
                     continue;
@@ -118,6 +117,10 @@ async fn serve(
                 Some(Ok(Message::Close(reason))) => break Exit::ClientGone(reason),
                 Some(Err(_)) | None => break Exit::ClientGone(None),
                 Some(Ok(_)) => continue,
+            },
+            text = ends.data.recv() => match text {
+                Some(text) => text,
+                None => break Exit::Close(close_reason(CloseCode::Away, "channel removed")),
             },
         };
         if let Err(exit) = send(&mut session, outgoing, &mut ends.control, &mut closing).await {
