@@ -281,6 +281,10 @@ fn main() {
     let agents: u32 = env_or("SIM_BENCH_AGENTS", 10_000);
     let rate: f64 = env_or("SIM_BENCH_RATE", 2_000.0);
     let window = Duration::from_secs(env_or("SIM_BENCH_SECS", 20));
-    let result = actix_web::rt::System::new().block_on(run(agents, rate, window));
+    // Setup and teardown take seconds; a stuck run fails instead of hanging.
+    let limit = window + Duration::from_secs(180);
+    let result = actix_web::rt::System::new()
+        .block_on(async { tokio::time::timeout(limit, run(agents, rate, window)).await })
+        .expect("the benchmark finished in time");
     println!("{result}");
 }
