@@ -338,6 +338,40 @@ async fn unknown_faults_and_bad_bodies_are_error_bodies() {
         (unknown.status, unknown.body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not.found"))
     );
+    let agent = agent_id(&client, 0).await;
+    let out_of_range = [
+        (
+            "/sim/faults/rate_limit".to_owned(),
+            json!({"secs": u64::MAX}),
+        ),
+        (
+            "/sim/faults/socket_closing".to_owned(),
+            json!({"graceSecs": u64::MAX}),
+        ),
+        (
+            "/sim/faults/slow_rest".to_owned(),
+            json!({"delayMs": u64::MAX, "secs": 1}),
+        ),
+        ("/sim/rate".to_owned(), json!({"eventsPerSec": 1e300})),
+        ("/sim/step".to_owned(), json!({"count": 10_000_000_000u64})),
+        (
+            format!("/sim/agents/{agent}/shifts"),
+            json!({"shifts": [{"startDate": "2024-05-01T08:00:00Z", "lengthMinutes": 0}]}),
+        ),
+        (
+            format!("/sim/agents/{agent}/state"),
+            json!({"conversations": {"call": 300}}),
+        ),
+        (
+            format!("/sim/agents/{agent}/utilization"),
+            json!({"utilization": {"chat": {"maximumCapacity": 26}}}),
+        ),
+    ];
+    for (path, body) in out_of_range {
+        let reply = client.admin(Method::POST, &path, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(reply.body["code"], "bad.request", "{path}");
+    }
     let missing = client
         .admin(Method::POST, "/sim/faults/rate_limit", Some(json!({})))
         .await;

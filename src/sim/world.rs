@@ -28,6 +28,18 @@ use crate::sim::{
     rest::wfm::Downloads,
 };
 
+/// Highest rate the emitter accepts (changes per second); higher values are capped.
+pub const MAX_EVENTS_PER_SEC: f64 = 10_000_000.0;
+
+/// A rate made safe: not negative, not NaN, at most [`MAX_EVENTS_PER_SEC`].
+fn clamp_rate(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, MAX_EVENTS_PER_SEC)
+    }
+}
+
 /// Changes kept for `GET /sim/events`.
 pub const EVENT_LOG_LIMIT: usize = 10_000;
 
@@ -137,7 +149,7 @@ impl Sim {
             ws_base: base.replacen("http://", "ws://", 1),
             base,
             paused: AtomicBool::new(false),
-            rate: AtomicU64::new(config.events_per_sec.max(0.0).to_bits()),
+            rate: AtomicU64::new(clamp_rate(config.events_per_sec).to_bits()),
             org,
             config,
         }
@@ -157,6 +169,6 @@ impl Sim {
 
     pub fn set_rate(&self, events_per_sec: f64) {
         self.rate
-            .store(events_per_sec.max(0.0).to_bits(), Ordering::Relaxed);
+            .store(clamp_rate(events_per_sec).to_bits(), Ordering::Relaxed);
     }
 }

@@ -34,6 +34,10 @@ use crate::{
     },
 };
 
+/// Longest duration a fault accepts (`secs`, `graceSecs`; `delayMs` up to a minute).
+const MAX_FAULT_SECS: u64 = 86_400 * 365;
+const MAX_DELAY_MS: u64 = 60_000;
+
 /// Largest `oversized_frame` size.
 const MAX_OVERSIZED_BYTES: usize = 64 * 1024 * 1024;
 
@@ -57,13 +61,26 @@ fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))
 }
 
+/// `value` if it is at most `max`.
+fn at_most(value: Option<u64>, max: u64, name: &str) -> Result<Option<u64>, ApiError> {
+    match value {
+        Some(v) if v > max => Err(ApiError::BadRequest(format!(
+            "{name} must be at most {max}"
+        ))),
+        other => Ok(other),
+    }
+}
+
 async fn fault(
     path: web::Path<String>,
     body: web::Bytes,
     sim: web::Data<Sim>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
-    let body: FaultBody = optional_body(&body)?;
+    let mut body: FaultBody = optional_body(&body)?;
+    body.secs = at_most(body.secs, MAX_FAULT_SECS, "secs")?;
+    body.grace_secs = at_most(body.grace_secs, MAX_FAULT_SECS, "graceSecs")?;
+    body.delay_ms = at_most(body.delay_ms, MAX_DELAY_MS, "delayMs")?;
     let now = Instant::now();
     let summary = match name.as_str() {
         "clear" => {

@@ -33,7 +33,7 @@ use crate::{
         machine::scheduled_category,
         respond::{ApiError, parse_json},
         rest::Params,
-        world::{Sim, World, lock},
+        world::{MAX_EVENTS_PER_SEC, Sim, World, lock},
     },
 };
 
@@ -176,10 +176,10 @@ struct RateBody {
 
 async fn rate(body: web::Bytes, sim: web::Data<Sim>) -> Result<HttpResponse, ApiError> {
     let RateBody { events_per_sec } = parse_json(&body)?;
-    if !events_per_sec.is_finite() || events_per_sec < 0.0 {
-        return Err(ApiError::BadRequest(
-            "eventsPerSec must be a number ≥ 0".into(),
-        ));
+    if !(0.0..=MAX_EVENTS_PER_SEC).contains(&events_per_sec) {
+        return Err(ApiError::BadRequest(format!(
+            "eventsPerSec must be in 0..={MAX_EVENTS_PER_SEC}"
+        )));
     }
     sim.set_rate(events_per_sec);
     Ok(HttpResponse::Ok().json(json!({"eventsPerSec": events_per_sec})))

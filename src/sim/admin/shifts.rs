@@ -55,7 +55,28 @@ struct ActivityBody {
     activity_code_id: Option<String>,
 }
 
+/// Longest shift or activity accepted, in minutes (a week).
+const MAX_LENGTH_MINUTES: u32 = 7 * 24 * 60;
+
+/// Refuses lengths outside 1..=a week and dates outside 1970..=2200 (so no date arithmetic
+/// can overflow later).
+fn check_span(start: DateTime<Utc>, minutes: u32) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    if !(1..=MAX_LENGTH_MINUTES).contains(&minutes) || !(1970..=2200).contains(&start.year()) {
+        return Err(ApiError::BadRequest(format!(
+            "lengthMinutes must be in 1..={MAX_LENGTH_MINUTES} and startDate within 1970..=2200"
+        )));
+    }
+    Ok(())
+}
+
 fn plan(org: &Org, agent: u32, body: ShiftBody) -> Result<ShiftPlan, ApiError> {
+    check_span(body.start_date, body.length_minutes)?;
+    if let Some(activities) = &body.activities {
+        for a in activities {
+            check_span(a.start_date, a.length_minutes)?;
+        }
+    }
     let bu = org.bu_of(agent);
     let on_queue = CODE_ON_QUEUE;
     let activities = match body.activities {
