@@ -2,7 +2,7 @@
 //! every `/api/v2` handler takes first.
 //!
 //! The guard runs in this order: bearer token (401 `authentication.required`, `bad.credentials`
-//! or `credentials.expired`), the token's fixed 60-second window (429 `too.many.requests`
+//! or, for an expired token, `credentials.expired`: which code Genesys uses is UNCONFIRMED), the token's fixed 60-second window (429 `too.many.requests`
 //! with `Retry-After` = seconds left in the window), then the armed faults (`rate_limit` 429
 //! storm, `server_errors`, `slow_rest` delay). A rejected call still counts in its window.
 

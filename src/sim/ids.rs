@@ -1,7 +1,7 @@
 //! Identifiers and small draws from the seeded generator.
 //!
 //! Everything that must repeat for a seed (org ids, event correlation ids, every decision of
-//! the state machine) is drawn from a [`ChaCha8Rng`] through the helpers here, which use only
+//! the state machine) is drawn from a [`rand_chacha::ChaCha8Rng`] through the helpers here, which use only
 //! `next_u32`/`fill_bytes` so the sequence does not depend on `rand`'s distribution code.
 //! Ids that need not repeat (access tokens, channel ids, REST correlation ids) come from
 //! `Uuid::new_v4`, so REST traffic never disturbs the seeded sequence.

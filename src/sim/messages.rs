@@ -44,7 +44,8 @@ fn definition_ref(org: &Org, status: &Status) -> PresenceDefinitionRef {
     }
 }
 
-/// `v2.users.{id}.presence` (§3.1).
+/// `v2.users.{id}.presence` (§3.1). `systemPresence` uses the notification spelling
+/// (`AVAILABLE`, `ON_QUEUE`; only `AVAILABLE` is confirmed).
 pub fn presence(org: &Org, status: &Status) -> PresenceEvent {
     PresenceEvent {
         source: Some("PURECLOUD".to_owned()),
@@ -157,7 +158,9 @@ pub fn agent_envelope(
     )
 }
 
-/// `{"topicName":"channel.metadata","eventBody":{"message": ...}}` (no version, no metadata).
+/// `{"topicName":"channel.metadata","eventBody":{"message": ...}}`: no `version` and no
+/// `metadata`, like the third-party sample (whether real heartbeats carry them is
+/// UNCONFIRMED).
 pub fn channel_metadata(message: &str) -> ByteString {
     to_text(&Envelope {
         topic_name: CHANNEL_METADATA.to_owned(),

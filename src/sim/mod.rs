@@ -18,6 +18,26 @@
 //!
 //! [`spawn`] runs an emulator on its own thread (tests, `agentcast demo`); [`run_blocking`]
 //! runs one in the foreground (`agentcast sim`).
+//!
+//! # Where the reference is UNCONFIRMED, the emulator chooses
+//! - Tokens: `token_type` `bearer`; credentials only via Basic auth; an expired token gets
+//!   401 `credentials.expired` (`auth.rs`, `rest/oauth.rs`).
+//! - Notification bodies spell presences `AVAILABLE`, `ON_QUEUE`, ...; REST user presences
+//!   `Available`, `On Queue` (legacy spelling); `/api/v2/systempresences` ids are `AVAILABLE`,
+//!   `ON_QUEUE`, ... (`messages.rs`, `rest/users.rs`, `rest/presence.rs`).
+//! - Heartbeats and pongs carry no `version`/`metadata`; `socket_closing` carries `channelId`
+//!   and `message`. Close codes: 1000 when a newer socket takes the channel, 1001 at expiry,
+//!   removal, shutdown and after `socket_closing`, 1008 for a client too slow to read; RFC 6455
+//!   pings are answered (`stream.rs`, `hub/`).
+//! - Resubscribing (PUT/POST) resets `expires` to now + TTL; DELETE answers 204; unknown user
+//!   ids in topics are permitted; compound topics count per expanded topic; invalid topics
+//!   make the whole request 400 unless `ignoreErrors=true` (`rest/notifications.rs`,
+//!   `hub/topics.rs`).
+//! - Users sort by name; page URIs keep the other query parameters; the `id` filter takes up
+//!   to `max_page_size` ids (`rest/users.rs`).
+//! - Schedule search: `Processing` answers send no completion notification (search again);
+//!   `downloadUrl` is served at `/downloads/{operationId}` (`rest/wfm.rs`).
+//! - Utilization interruptible lists are the reference's constructed example.
 
 mod admin;
 mod agent;

@@ -1,6 +1,6 @@
 //! The simulated organisation: business units, management units, activity codes, queues,
 //! presence definitions, users and the org utilization default. It is generated once from
-//! `(seed, agents, anchor)` by [`generate`] and never changes afterwards; what does change
+//! `(seed, agents, anchor)` by [`generate()`] and never changes afterwards; what does change
 //! (agent state, shifts, utilization overrides) lives in [`crate::sim::world::World`].
 
 mod generate;
