@@ -24,7 +24,7 @@ pub use notifications::{
 };
 pub use presence::{
     LegacyPresenceListing, OrganizationPresence, PresenceDefinition, PresenceDefinitionListing,
-    PresenceDefinitionRef, SystemPresence, UserPresence,
+    PresenceDefinitionRef, SystemPresence, SystemPresenceEntity, UserPresence,
 };
 pub use routing::{LabelUtilization, MediaUtilization, UtilizationResponse};
 pub use users::{
@@ -33,7 +33,7 @@ pub use users::{
 };
 pub use wfm::{
     ActivityCategory, ActivityCode, ActivityCodeListing, AgentManagementUnit, AgentSchedule,
-    BusinessUnitListItem, BusinessUnitListing, FullDayTimeOffMarker, PublishedScheduleRef,
-    ScheduleActivity, ScheduleSearchRequest, ScheduleSearchResponse, ScheduleSearchResult,
-    ScheduleSearchStatus, Shift, WeekScheduleRef,
+    BusinessUnitListItem, BusinessUnitListing, FullDayTimeOffMarker, ManagementUnit,
+    PublishedScheduleRef, ScheduleActivity, ScheduleSearchRequest, ScheduleSearchResponse,
+    ScheduleSearchResult, ScheduleSearchStatus, Shift, WeekScheduleRef,
 };

@@ -131,6 +131,7 @@ impl PresenceDefinitionRef {
 pub struct UserPresence {
     pub id: Option<String>,
     pub name: Option<String>,
+    /// Set on entries of the bulk endpoint (`UcUserPresence.userId`).
     pub user_id: Option<String>,
     pub source: Option<String>,
     pub source_id: Option<String>,
@@ -188,6 +189,16 @@ pub struct OrganizationPresence {
     pub modified_by: Option<EntityRef>,
     #[serde(default, with = "time::option")]
     pub modified_date: Option<DateTime<Utc>>,
+    pub self_uri: Option<String>,
+}
+
+/// An entry of `GET /api/v2/systempresences` (`SystemPresence`: `{id, name, selfUri}`).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemPresenceEntity {
+    pub id: String,
+    pub name: Option<String>,
     pub self_uri: Option<String>,
 }
 

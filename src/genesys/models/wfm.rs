@@ -37,6 +37,24 @@ pub struct BusinessUnitListItem {
     pub self_uri: Option<String>,
 }
 
+/// `GET /api/v2/workforcemanagement/managementunits/{muId}` (`ManagementUnit`; `settings`
+/// is not modelled).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementUnit {
+    pub id: String,
+    pub name: Option<String>,
+    pub business_unit: Option<EntityRef>,
+    /// `Monday` .. `Sunday`.
+    pub start_day_of_week: Option<String>,
+    /// An IANA zone, e.g. `America/New_York`.
+    pub time_zone: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub division: Option<EntityRef>,
+    pub self_uri: Option<String>,
+}
+
 /// Body of `POST .../businessunits/{buId}/agentschedules/search`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,389 @@
+//! Each fault of `POST /sim/faults/<name>` does what it says, over real loopback sockets.
+
+mod sim_common;
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::{Method, StatusCode};
+use agentcast::sim::SimHandle;
+use awc::ws::Frame;
+use serde_json::{Value, json};
+use sim_common::*;
+
+/// An emulator, a client, an agent, and a connected socket subscribed to the agent's
+/// activity, presence and routingStatus topics.
+async fn subscribed(heartbeat: Duration) -> (SimHandle, Client, String, String, Ws) {
+    let mut cfg = config(10);
+    cfg.heartbeat_interval = heartbeat;
+    let sim = start(cfg);
+    let client = Client::new(&sim).await;
+    let agent = agent_id(&client, 0).await;
+    let (channel, uri) = client.channel().await;
+    let topics: Vec<String> = ["activity", "presence", "routingStatus"]
+        .iter()
+        .map(|k| format!("v2.users.{agent}.{k}"))
+        .collect();
+    client.subscribe(&channel, &topics).await;
+    let ws = connect(&uri).await;
+    (sim, client, agent, channel, ws)
+}
+
+const QUIET: Duration = Duration::from_secs(30);
+
+#[actix_web::test]
+async fn expire_tokens_makes_every_token_answer_credentials_expired() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    assert_eq!(
+        client.fault("expire_tokens", json!({})).await["tokensExpired"],
+        1
+    );
+    let reply = client.get("/api/v2/users").await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("credentials.expired"))
+    );
+    let fresh = client.new_token().await;
+    assert_eq!(
+        client
+            .call_as(Some(&fresh), Method::GET, "/api/v2/users", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn rate_limit_answers_429_with_the_seconds_left_until_cleared() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    client.fault("rate_limit", json!({"secs": 30})).await;
+    let reply = client.get("/api/v2/users").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.body["code"], "too.many.requests");
+    let retry: u64 = reply
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((29..=30).contains(&retry), "{retry}");
+    assert!(reply.header("inin-ratelimit-reset").is_some());
+    client.fault("clear", json!({})).await;
+    assert_eq!(client.get("/api/v2/users").await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn drop_sockets_ends_sockets_without_a_close_frame_or_socket_closing() {
+    let (_sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
+    assert_eq!(
+        client.fault("drop_sockets", json!({})).await["socketsAffected"],
+        1
+    );
+    match next_frame(&mut ws, WAIT).await {
+        None => {}
+        other => panic!("expected the stream to end abruptly, got {other:?}"),
+    }
+    assert_eq!(
+        client.head(&channel).await,
+        StatusCode::OK,
+        "the channel stays"
+    );
+}
+
+#[actix_web::test]
+async fn expire_channel_closes_its_socket_and_removes_it() {
+    let (_sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
+    let (other, _) = client.channel().await;
+    let unknown = client
+        .admin(
+            Method::POST,
+            "/sim/faults/expire_channel",
+            Some(json!({"channelId": "nope"})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let summary = client
+        .fault("expire_channel", json!({"channelId": channel}))
+        .await;
+    assert_eq!(summary["channelsExpired"], 1);
+    assert!(matches!(
+        next_frame(&mut ws, WAIT).await,
+        Some(Frame::Close(_))
+    ));
+    assert_eq!(client.head(&channel).await, StatusCode::NOT_FOUND);
+    assert_eq!(client.head(&other).await, StatusCode::OK);
+    assert_eq!(
+        client.fault("expire_channel", json!({})).await["channelsExpired"],
+        1
+    );
+    assert_eq!(client.head(&other).await, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn stop_heartbeats_withholds_heartbeats_and_pongs_until_cleared() {
+    let (_sim, client, _agent, _channel, mut ws) = subscribed(Duration::from_millis(100)).await;
+    let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+    assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
+    client.fault("stop_heartbeats", json!({})).await;
+    // A heartbeat may already be in flight; after that, nothing for several intervals.
+    let _ = frame_within(&mut ws, Duration::from_millis(150)).await;
+    send_text(&mut ws, r#"{"message":"ping"}"#).await;
+    assert!(
+        frame_within(&mut ws, Duration::from_millis(600))
+            .await
+            .is_err(),
+        "silence"
+    );
+    client.fault("clear", json!({})).await;
+    let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+    assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
+}
+
+#[actix_web::test]
+async fn malformed_frame_sends_text_that_is_not_json() {
+    let (_sim, client, _agent, _channel, mut ws) = subscribed(QUIET).await;
+    assert_eq!(
+        client.fault("malformed_frame", json!({})).await["socketsAffected"],
+        1
+    );
+    let text = next_text(&mut ws).await;
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+}
+
+#[actix_web::test]
+async fn oversized_frame_sends_a_valid_subscribed_message_past_the_size() {
+    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    let summary = client
+        .fault("oversized_frame", json!({"bytes": 300_000}))
+        .await;
+    assert_eq!(summary["socketsAffected"], 1);
+    let text = next_text(&mut ws).await;
+    assert!(text.len() > 300_000, "{}", text.len());
+    let message: Value = serde_json::from_str(&text).expect("still valid JSON");
+    assert!(
+        message["topicName"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&format!("v2.users.{agent}.")))
+    );
+    assert_eq!(message["version"], "2");
+}
+
+#[actix_web::test]
+async fn duplicate_resends_the_last_event_with_the_same_bytes() {
+    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    client
+        .set_state(&agent, json!({"systemPresence": "Training"}))
+        .await;
+    let mut last = String::new();
+    for _ in 0..2 {
+        last = next_text(&mut ws).await; // presence, then activity (routing unchanged or not)
+    }
+    // Drain a possible routingStatus message.
+    while let Ok(Some(Frame::Text(bytes))) = frame_within(&mut ws, Duration::from_millis(200)).await
+    {
+        last = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    }
+    assert_eq!(
+        client.fault("duplicate", json!({})).await["socketsAffected"],
+        1
+    );
+    assert_eq!(next_text(&mut ws).await, last);
+}
+
+#[actix_web::test]
+async fn stale_event_replays_the_previous_state_with_its_older_timestamps() {
+    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    client
+        .set_state(&agent, json!({"systemPresence": "Busy"}))
+        .await;
+    client
+        .set_state(&agent, json!({"systemPresence": "Meeting"}))
+        .await;
+    let mut latest_activity = Value::Null;
+    while let Ok(Some(Frame::Text(bytes))) = frame_within(&mut ws, Duration::from_millis(300)).await
+    {
+        let message: Value = serde_json::from_slice(&bytes).expect("json");
+        if message["topicName"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(".activity"))
+        {
+            latest_activity = message;
+        }
+    }
+    assert_eq!(
+        latest_activity["eventBody"]["presence"]["presenceDefinition"]["systemPresence"],
+        "MEETING"
+    );
+    let summary = client.fault("stale_event", json!({})).await;
+    assert_eq!(summary["socketsAffected"], 1);
+    loop {
+        let message = next_event(&mut ws).await;
+        if !message["topicName"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(".activity"))
+        {
+            continue;
+        }
+        let stale = &message["eventBody"]["presence"];
+        assert_eq!(stale["presenceDefinition"]["systemPresence"], "BUSY");
+        let (old, new) = (
+            stale["modifiedDate"].as_str(),
+            latest_activity["eventBody"]["presence"]["modifiedDate"].as_str(),
+        );
+        assert!(old < new, "{old:?} is older than {new:?}");
+        break;
+    }
+}
+
+#[actix_web::test]
+async fn slow_rest_delays_every_api_answer() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    client
+        .fault("slow_rest", json!({"delayMs": 300, "secs": 30}))
+        .await;
+    let started = Instant::now();
+    assert_eq!(
+        client.get("/api/v2/systempresences").await.status,
+        StatusCode::OK
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    client.fault("clear", json!({})).await;
+    let started = Instant::now();
+    client.get("/api/v2/systempresences").await;
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[actix_web::test]
+async fn server_errors_answer_the_next_calls_with_that_status() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let refused = client
+        .admin(
+            Method::POST,
+            "/sim/faults/server_errors",
+            Some(json!({"count": 1, "status": 404})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    client
+        .fault("server_errors", json!({"count": 2, "status": 503}))
+        .await;
+    for _ in 0..2 {
+        let reply = client.get("/api/v2/users").await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("service.unavailable"))
+        );
+    }
+    assert_eq!(client.get("/api/v2/users").await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn schedule_processing_and_the_download_service_change_the_search_answer() {
+    let sim = start(config(10));
+    let client = Client::new(&sim).await;
+    let agent = agent_id(&client, 0).await;
+    let unit = client
+        .get(&format!(
+            "/api/v2/workforcemanagement/agents/{agent}/managementunit"
+        ))
+        .await;
+    let bu = unit.body["businessUnit"]["id"]
+        .as_str()
+        .expect("bu")
+        .to_owned();
+    let path = format!("/api/v2/workforcemanagement/businessunits/{bu}/agentschedules/search");
+    let now = chrono::Utc::now();
+    let body = json!({"startDate": (now - chrono::Duration::days(1)).to_rfc3339(), "endDate": (now + chrono::Duration::days(1)).to_rfc3339(), "userIds": [agent]});
+    client
+        .fault("schedule_processing", json!({"count": 1}))
+        .await;
+    let first = client.call(Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(first.body["status"], "Processing");
+    let again = client.call(Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(again.body["status"], "Complete");
+    assert_eq!(
+        again.body["result"]["agentSchedules"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let download = client
+        .call(
+            Method::POST,
+            &format!("{path}?forceDownloadService=true"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(download.body["status"], "Complete");
+    assert!(download.body.get("result").is_none());
+    let url = download.body["downloadUrl"].as_str().expect("downloadUrl");
+    let path = url
+        .strip_prefix(&client.base)
+        .expect("served by the emulator");
+    let fetched = client.admin(Method::GET, path, None).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.body, again.body["result"]);
+}
+
+#[actix_web::test]
+async fn unknown_faults_and_bad_bodies_are_error_bodies() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let unknown = client
+        .admin(Method::POST, "/sim/faults/meteor", Some(json!({})))
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not.found"))
+    );
+    let agent = agent_id(&client, 0).await;
+    let out_of_range = [
+        (
+            "/sim/faults/rate_limit".to_owned(),
+            json!({"secs": u64::MAX}),
+        ),
+        (
+            "/sim/faults/socket_closing".to_owned(),
+            json!({"graceSecs": u64::MAX}),
+        ),
+        (
+            "/sim/faults/slow_rest".to_owned(),
+            json!({"delayMs": u64::MAX, "secs": 1}),
+        ),
+        ("/sim/rate".to_owned(), json!({"eventsPerSec": 1e300})),
+        ("/sim/step".to_owned(), json!({"count": 10_000_000_000u64})),
+        (
+            format!("/sim/agents/{agent}/shifts"),
+            json!({"shifts": [{"startDate": "2024-05-01T08:00:00Z", "lengthMinutes": 0}]}),
+        ),
+        (
+            format!("/sim/agents/{agent}/state"),
+            json!({"conversations": {"call": 300}}),
+        ),
+        (
+            format!("/sim/agents/{agent}/utilization"),
+            json!({"utilization": {"chat": {"maximumCapacity": 26}}}),
+        ),
+    ];
+    for (path, body) in out_of_range {
+        let reply = client.admin(Method::POST, &path, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(reply.body["code"], "bad.request", "{path}");
+    }
+    let missing = client
+        .admin(Method::POST, "/sim/faults/rate_limit", Some(json!({})))
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    let garbage = client
+        .http
+        .post(format!("{}/sim/rate", client.base))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body("{not json");
+    let mut reply = within("bad body", garbage).await.expect("sent");
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    let body: Value =
+        serde_json::from_slice(&within("body", reply.body()).await.expect("body")).expect("json");
+    assert_eq!(body["code"], "bad.request");
+}

@@ -1,0 +1,418 @@
+//! Channels and sockets over real loopback sockets: the 20-channel and 1,000-topic limits,
+//! compound and unknown topics, delivery only to subscribers, one socket per channel,
+//! heartbeats and pongs, socket closing, channel expiry extended by resubscribing, slow
+//! clients.
+
+mod sim_common;
+
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use awc::ws::Frame;
+use serde_json::{Value, json};
+use sim_common::*;
+
+#[actix_web::test]
+async fn the_21st_channel_evicts_the_oldest_unconnected_channel() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let mut channels = Vec::new();
+    for _ in 0..20 {
+        channels.push(client.channel().await);
+    }
+    let _oldest_socket = connect(&channels[0].1).await;
+    let (newest, _) = client.channel().await;
+    assert_eq!(
+        client.head(&channels[0].0).await,
+        StatusCode::OK,
+        "connected channels go last"
+    );
+    assert_eq!(
+        client.head(&channels[1].0).await,
+        StatusCode::NOT_FOUND,
+        "oldest unconnected removed"
+    );
+    assert_eq!(client.head(&newest).await, StatusCode::OK);
+    let listed = client.get("/api/v2/notifications/channels").await;
+    assert_eq!(listed.body["entities"].as_array().map(Vec::len), Some(20));
+    let other_token = client.new_token().await;
+    let by_client = client
+        .call_as(
+            Some(&other_token),
+            Method::GET,
+            "/api/v2/notifications/channels?includechannels=oauthclient",
+            None,
+        )
+        .await;
+    let entities = by_client.body["entities"].as_array().expect("entities");
+    assert_eq!(
+        entities.len(),
+        20,
+        "other tokens' channels are shown to exist"
+    );
+    assert!(entities.iter().all(|c| c["id"] == "hidden"));
+}
+
+#[actix_web::test]
+async fn more_than_1000_topics_on_a_channel_are_refused_with_400() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let (channel, _) = client.channel().await;
+    let topics: Vec<Value> = (0..1001)
+        .map(|_| json!({"id": format!("v2.users.{}.presence", uuid::Uuid::new_v4())}))
+        .collect();
+    let path = format!("/api/v2/notifications/channels/{channel}/subscriptions");
+    let refused = client
+        .call(Method::PUT, &path, Some(Value::Array(topics.clone())))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad.request"))
+    );
+    let accepted = client
+        .call(
+            Method::PUT,
+            &path,
+            Some(Value::Array(topics[..1000].to_vec())),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK);
+    assert_eq!(
+        accepted.body["entities"].as_array().map(Vec::len),
+        Some(1000)
+    );
+    let one_more = client
+        .call(Method::POST, &path, Some(json!([topics[1000]])))
+        .await;
+    assert_eq!(one_more.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn compound_topics_expand_and_unknown_topics_are_rejected_or_refused() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let (channel, _) = client.channel().await;
+    let agent = agent_id(&client, 0).await;
+    let path = format!("/api/v2/notifications/channels/{channel}/subscriptions");
+    let body = json!([{"id": format!("v2.users.{agent}?presence&routingStatus")}, {"id": "v2.bogus.topic"}]);
+    let refused = client.call(Method::PUT, &path, Some(body.clone())).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let partial = client
+        .call(
+            Method::PUT,
+            &format!("{path}?ignoreErrors=true"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(partial.status, StatusCode::OK);
+    let states: Vec<(String, String)> = partial.body["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or("").to_owned(),
+                t["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(states.contains(&(format!("v2.users.{agent}.presence"), "Permitted".into())));
+    assert!(states.contains(&(
+        format!("v2.users.{agent}.routingStatus"),
+        "Permitted".into()
+    )));
+    assert!(states.contains(&("v2.bogus.topic".into(), "Rejected".into())));
+    assert_eq!(
+        client.get(&path).await.body["entities"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let cleared = client.call(Method::DELETE, &path, None).await;
+    assert!(cleared.status.is_success());
+    assert_eq!(
+        client.get(&path).await.body["entities"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+#[actix_web::test]
+async fn events_reach_only_channels_subscribed_to_their_topic() {
+    let sim = start(config(10));
+    let client = Client::new(&sim).await;
+    let (x, y) = (agent_id(&client, 0).await, agent_id(&client, 1).await);
+    let (a, a_uri) = client.channel().await;
+    let (b, b_uri) = client.channel().await;
+    client
+        .subscribe(&a, &[format!("v2.users.{x}.presence")])
+        .await;
+    client
+        .subscribe(&b, &[format!("v2.users.{y}.presence")])
+        .await;
+    let (mut ws_a, mut ws_b) = (connect(&a_uri).await, connect(&b_uri).await);
+    client
+        .set_state(&x, json!({"systemPresence": "Busy"}))
+        .await;
+    assert_eq!(
+        next_event(&mut ws_a).await["topicName"],
+        format!("v2.users.{x}.presence")
+    );
+    client
+        .set_state(&y, json!({"systemPresence": "Away"}))
+        .await;
+    let first_on_b = next_event(&mut ws_b).await;
+    assert_eq!(
+        first_on_b["topicName"],
+        format!("v2.users.{y}.presence"),
+        "B never saw X's change"
+    );
+    assert_eq!(
+        first_on_b["eventBody"]["presenceDefinition"]["systemPresence"],
+        "AWAY"
+    );
+}
+
+#[actix_web::test]
+async fn a_second_socket_on_a_channel_closes_the_first() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let agent = agent_id(&client, 0).await;
+    let (channel, uri) = client.channel().await;
+    client
+        .subscribe(&channel, &[format!("v2.users.{agent}.presence")])
+        .await;
+    let mut first = connect(&uri).await;
+    let mut second = connect(&uri).await;
+    match next_frame(&mut first, WAIT).await {
+        Some(Frame::Close(reason)) => {
+            assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Normal))
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    client
+        .set_state(&agent, json!({"systemPresence": "Meal"}))
+        .await;
+    assert_eq!(
+        next_event(&mut second).await["topicName"],
+        format!("v2.users.{agent}.presence")
+    );
+    let channels = client.admin(Method::GET, "/sim/channels", None).await;
+    assert_eq!(channels.body["channels"][0]["socketsOpened"], 2);
+}
+
+#[actix_web::test]
+async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored() {
+    let mut cfg = config(5);
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    let sim = start(cfg);
+    let client = Client::new(&sim).await;
+    let (_, uri) = client.channel().await;
+    let mut ws = connect(&uri).await;
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+        assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "two intervals"
+    );
+    send_text(&mut ws, "2024-05-01T12:00:00Z").await;
+    send_text(&mut ws, r#"{"message": "ping"}"#).await;
+    loop {
+        let message: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+        match message["eventBody"]["message"].as_str() {
+            Some("pong") => break,
+            Some("WebSocket Heartbeat") => continue,
+            other => panic!("unexpected reply {other:?}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
+    let mut cfg = config(50);
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    cfg.events_per_sec = 3000.0;
+    let sim = start(cfg);
+    let client = Client::new(&sim).await;
+    let truth = client.truth().await;
+    let topics: Vec<String> = truth["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .flat_map(|a| {
+            let id = a["id"].as_str().unwrap_or("").to_owned();
+            [
+                "presence",
+                "routingStatus",
+                "activity",
+                "conversationsummary",
+            ]
+            .map(|k| format!("v2.users.{id}.{k}"))
+        })
+        .collect();
+    let (channel, uri) = client.channel().await;
+    client.subscribe(&channel, &topics).await;
+    let mut ws = connect(&uri).await;
+    let (mut events, mut heartbeats, mut pinged) = (0, 0, false);
+    within("heartbeats and a pong among events", async {
+        loop {
+            let message: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
+            match message["eventBody"]["message"].as_str() {
+                _ if message["topicName"] != "channel.metadata" => events += 1,
+                Some("WebSocket Heartbeat") => heartbeats += 1,
+                Some("pong") => break,
+                other => panic!("unexpected {other:?}"),
+            }
+            if heartbeats >= 2 && !pinged {
+                send_text(&mut ws, r#"{"message":"ping"}"#).await;
+                pinged = true;
+            }
+        }
+    })
+    .await;
+    assert!(events > 100, "events flowed meanwhile: {events}");
+}
+
+#[actix_web::test]
+async fn socket_closing_is_announced_then_the_socket_closes_after_the_grace() {
+    let sim = start(config(5));
+    let client = Client::new(&sim).await;
+    let (channel, uri) = client.channel().await;
+    let mut ws = connect(&uri).await;
+    let summary = client.fault("socket_closing", json!({})).await;
+    assert_eq!(summary["socketsAffected"], 1);
+    let started = std::time::Instant::now();
+    let closing = next_event(&mut ws).await;
+    assert_eq!(closing["topicName"], "v2.system.socket_closing");
+    assert_eq!(closing["eventBody"]["channelId"], channel.as_str());
+    match next_frame(&mut ws, WAIT).await {
+        Some(Frame::Close(reason)) => {
+            assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed after the grace"
+    );
+    let head = client
+        .call(
+            Method::HEAD,
+            &format!("/api/v2/notifications/channels/{channel}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        head.status,
+        StatusCode::OK,
+        "the channel survives: reconnect to it"
+    );
+}
+
+#[actix_web::test]
+async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
+    let mut cfg = config(5);
+    cfg.channel_ttl = Duration::from_secs(3);
+    let sim = start(cfg);
+    let client = Client::new(&sim).await;
+    let agent = agent_id(&client, 0).await;
+    let (channel, uri) = client.channel().await;
+    let created = std::time::Instant::now();
+    let first_expiry =
+        client.get("/api/v2/notifications/channels").await.body["entities"][0]["expires"].clone();
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    client
+        .subscribe(&channel, &[format!("v2.users.{agent}.presence")])
+        .await;
+    let second_expiry =
+        client.get("/api/v2/notifications/channels").await.body["entities"][0]["expires"].clone();
+    assert!(
+        second_expiry.as_str() > first_expiry.as_str(),
+        "{second_expiry} after {first_expiry}"
+    );
+    let mut ws = connect(&uri).await;
+    actix_web::rt::time::sleep(
+        Duration::from_secs(3).saturating_sub(created.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(
+        client.head(&channel).await,
+        StatusCode::OK,
+        "alive past its first expiry"
+    );
+    match next_frame(&mut ws, WAIT).await {
+        Some(Frame::Close(reason)) => {
+            assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))
+        }
+        other => panic!("expected a close frame at expiry, got {other:?}"),
+    }
+    assert_eq!(client.head(&channel).await, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn a_socket_for_an_unknown_channel_is_refused_with_404() {
+    let sim = start(config(5));
+    let uri = format!(
+        "{}/channels/streaming-0-nosuchchannel",
+        sim.base.replace("http", "ws")
+    );
+    let refused = within("connect", awc::Client::new().ws(uri).connect()).await;
+    match refused {
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            assert_eq!(status, StatusCode::NOT_FOUND)
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("an unknown channel was upgraded"),
+    }
+}
+
+#[actix_web::test]
+async fn a_client_that_stops_reading_is_disconnected_and_counted() {
+    let sim = start(config(200));
+    let client = Client::new(&sim).await;
+    let truth = client.truth().await;
+    let kinds = [
+        "presence",
+        "routingStatus",
+        "activity",
+        "conversationsummary",
+        "workforcemanagement.schedules",
+    ];
+    let topics: Vec<String> = truth["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .flat_map(|a| {
+            kinds
+                .iter()
+                .map(move |k| format!("v2.users.{}.{k}", a["id"].as_str().unwrap_or("")))
+        })
+        .collect();
+    let (channel, uri) = client.channel().await;
+    client.subscribe(&channel, &topics).await;
+    let _never_read = connect(&uri).await;
+    // Sixteen 1 MB frames fill the socket buffers; then a few thousand changes fill the
+    // emulator's per-socket queue.
+    for _ in 0..16 {
+        client
+            .fault("oversized_frame", json!({"bytes": 1 << 20}))
+            .await;
+    }
+    within("overflow", async {
+        loop {
+            client
+                .admin(Method::POST, "/sim/step", Some(json!({"count": 2000})))
+                .await;
+            let channels = client.admin(Method::GET, "/sim/channels", None).await;
+            if channels.body["slowClientCloses"] == 1 {
+                assert_eq!(channels.body["channels"][0]["connected"], false);
+                return;
+            }
+        }
+    })
+    .await;
+}
