@@ -11,11 +11,14 @@
 //!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
 //!  cli, app  the commands (run, demo, sim, check-config) and their wiring
 //!  event     the domain types that flow between actors (Validated, Broadcast, AuditRecord)
+//!  actors    the actors: hub (numbers, serializes once, fans out) and session (one per
+//!            WebSocket subscriber, actix-ws, bounded byte queue, heartbeat)
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actors;
 pub mod app;
 pub mod cli;
 pub mod config;

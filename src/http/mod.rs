@@ -2,3 +2,5 @@
 //! `web::Data<…>` registered by the app wiring, so a test can mount one module alone.
 
 pub mod auth;
+pub mod stats;
+pub mod subscribe;
