@@ -258,23 +258,40 @@ impl SessionActor {
         }
     }
 
-    /// The writer has finished: count, audit an eviction, stop.
-    fn writer_ended(&mut self, end: WriterEnd, ctx: &mut Context<Self>) {
-        self.record_end(end);
-        ctx.stop();
+    /// The writer has stopped writing: count how the session ends and audit an eviction now,
+    /// then let the writer send the close frame (bounded by `close_timeout_secs`) and stop.
+    fn writer_stopped(&mut self, writer: Writer, close: Option<Close>, ctx: &mut Context<Self>) {
+        self.record_end(close);
+        match close {
+            Some(close) => {
+                ctx.spawn(
+                    writer
+                        .close(close)
+                        .into_actor(self)
+                        .map(move |end, session, ctx| {
+                            if end == WriterEnd::CloseTimedOut(close) {
+                                session.span.in_scope(|| {
+                                    tracing::debug!(
+                                        code = close.code(),
+                                        "Close frame not written in time; giving up on the socket."
+                                    )
+                                });
+                            }
+                            ctx.stop();
+                        }),
+                );
+            }
+            None => ctx.stop(),
+        }
     }
 
-    /// Counts how the session ended, and audits an eviction; once.
-    fn record_end(&mut self, end: WriterEnd) {
+    /// Counts how the session ended, and audits an eviction; once. `None`: the connection went
+    /// away.
+    fn record_end(&mut self, close: Option<Close>) {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
         let _entered = self.span.enter();
-        // The close asked for is the reason even if the socket died while closing.
-        let close = match end {
-            WriterEnd::Closed(close) | WriterEnd::CloseTimedOut(close) => Some(close),
-            WriterEnd::Gone => self.outbox.closing(),
-        };
         let reason = close.map_or("gone", Close::metric_reason);
         let metrics = &self.fanout.metrics;
         metrics.disconnects.with_label_values(&[reason]).inc();
@@ -294,8 +311,8 @@ impl SessionActor {
                         "queued_bytes": queued_bytes,
                         "queue_max_bytes": self.settings.queue_max_bytes,
                         "stale_timeout_secs": self.settings.stale_timeout_secs,
+                        "idle_secs": self.last_seen.elapsed().as_secs_f64(),
                         "peer": self.peer,
-                        "close_frame_sent": matches!(end, WriterEnd::Closed(_)),
                     }),
                 ));
             }
@@ -311,12 +328,17 @@ impl Actor for SessionActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         let _entered = self.span.enter();
         tracing::debug!(peer = ?self.peer, "Subscriber connected.");
-        if let Some(writer) = self.writer.take() {
+        if let Some(mut writer) = self.writer.take() {
+            let writing = async move {
+                let close = writer.run().await;
+                (writer, close)
+            };
             ctx.spawn(
-                writer
-                    .run()
+                writing
                     .into_actor(self)
-                    .map(|end, session, ctx| session.writer_ended(end, ctx)),
+                    .map(|(writer, close), session, ctx| {
+                        session.writer_stopped(writer, close, ctx)
+                    }),
             );
         }
         if let Some(subscribe) = self.subscribe.take() {
@@ -327,8 +349,8 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        // Stopped without the writer finishing: the connection failed.
-        self.record_end(WriterEnd::Gone);
+        // Stopped before the writer saw a close: the connection failed.
+        self.record_end(self.outbox.closing());
         // The permit goes first, so that the hub, handling Unsubscribe, sees it returned.
         self.permit.take();
         self.hub.do_send(Unsubscribe {

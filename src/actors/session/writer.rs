@@ -94,7 +94,9 @@ impl Writer {
         }
     }
 
-    pub async fn run(mut self) -> WriterEnd {
+    /// Writes until a close is requested (returned) or the connection goes (`None`); then
+    /// [`close`](Self::close) finishes the job.
+    pub async fn run(&mut self) -> Option<Close> {
         loop {
             let taken = poll_fn(|cx| self.outbox.poll_take(cx, &mut self.batch)).await;
             let result = match taken {
@@ -104,8 +106,8 @@ impl Writer {
             self.account();
             match result {
                 Ok(()) => {}
-                Err(Stop::Gone) => return WriterEnd::Gone,
-                Err(Stop::Close(close)) => return self.close(close).await,
+                Err(Stop::Gone) => return None,
+                Err(Stop::Close(close)) => return Some(close),
             }
         }
     }
@@ -214,7 +216,7 @@ impl Writer {
     }
 
     /// Writes what a flushing close keeps, then the close frame, within `close_timeout`.
-    async fn close(mut self, close: Close) -> WriterEnd {
+    pub async fn close(mut self, close: Close) -> WriterEnd {
         let close_timeout = self.close_timeout;
         let outcome = tokio::time::timeout(close_timeout, async {
             if close.flushes() {
