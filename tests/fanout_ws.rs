@@ -112,7 +112,7 @@ async fn welcome_then_snapshot_then_events_in_seq_order_with_no_gap() {
     // Keep publishing while the client connects.
     let hub = server.hub.addr.clone();
     let publisher = actix_rt::spawn(async move {
-        for i in 0..200 {
+        for i in 0..200u32 {
             let agent = format!("b{}", i % 7);
             hub.send(agentcast::actors::hub::Publish {
                 validated: validated(&agent, Scope::GlobalRouting),
