@@ -689,3 +689,51 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
         .unwrap();
     String::from_utf8(body.to_vec()).unwrap()
 }
+
+/// A downstream actor (webhooks, audit) slower than the broadcasts still gets every one, in
+/// order, and the hub never waits for it.
+#[actix_rt::test]
+async fn downstream_actors_get_every_broadcast_in_order_when_their_mailbox_is_full() {
+    use actix::{Actor, Arbiter, Context, Handler};
+    use agentcast::actors::hub::{Broadcasted, downstream::Downstream};
+
+    struct Slow(tokio::sync::mpsc::UnboundedSender<std::sync::Arc<agentcast::event::Broadcast>>);
+    impl Actor for Slow {
+        type Context = Context<Self>;
+        fn started(&mut self, ctx: &mut Self::Context) {
+            ctx.set_mailbox_capacity(2);
+        }
+    }
+    impl Handler<Broadcasted> for Slow {
+        type Result = ();
+        fn handle(&mut self, msg: Broadcasted, _: &mut Self::Context) {
+            // Slow on purpose, on its own thread.
+            std::thread::sleep(Duration::from_micros(300));
+            let _ = self.0.send(msg.broadcast);
+        }
+    }
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let slow = Slow::start_in_arbiter(&Arbiter::new().handle(), move |_| Slow(tx));
+    let server =
+        TestServer::start_with(settings(), vec![Downstream::new("slow", slow.recipient())]).await;
+    for i in 0..300 {
+        server.hub.addr.do_send(agentcast::actors::hub::Publish {
+            validated: validated(&format!("a{}", i % 10), Scope::GlobalRouting),
+        });
+    }
+    for expected in 1..=300u64 {
+        let broadcast = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(broadcast.seq, expected);
+        let payload: serde_json::Value = serde_json::from_slice(&broadcast.json).unwrap();
+        assert_eq!(payload["seq"], expected);
+        assert_eq!(payload["id"], broadcast.event_id.as_str());
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats.downstream[0].dropped, 0);
+    assert_eq!(stats.downstream[0].backlog, 0);
+    server.stop().await;
+}

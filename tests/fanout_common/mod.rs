@@ -111,6 +111,7 @@ impl TestServer {
                 .configure(stats::routes)
         })
         .workers(2)
+        .tcp_nodelay(true)
         .disable_signals()
         .bind(("127.0.0.1", 0))
         .expect("bind 127.0.0.1:0");

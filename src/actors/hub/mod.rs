@@ -47,6 +47,7 @@ use crate::{
         SessionId,
         outbox::{Close, Frame, Outbox, Pushed},
         protocol,
+        wake::WakeBatch,
     },
     config::SubscriberSettings,
     event::{AGENT_STATE_TYPE, AgentStatePayload, AuditSink, Broadcast, Validated},
@@ -168,6 +169,8 @@ pub struct BroadcastHubActor {
     /// Registered sessions, dense for the fan-out loop, and their positions by id.
     sessions: Vec<SessionEntry>,
     positions: HashMap<SessionId, usize>,
+    /// The writers to wake after a fan-out, by worker.
+    wakes: WakeBatch,
     downstream: Vec<DownstreamQueue>,
     retry_scheduled: bool,
     latency: LatencyWindow,
@@ -199,6 +202,7 @@ impl BroadcastHubActor {
             event_ids: ulid::Generator::new(),
             sessions: Vec::new(),
             positions: HashMap::new(),
+            wakes: WakeBatch::default(),
             downstream,
             retry_scheduled: false,
             latency: LatencyWindow::new(),
@@ -290,11 +294,13 @@ impl BroadcastHubActor {
         let mut overflowed = Vec::new();
         for entry in &self.sessions {
             if entry.filter.matches(&published.broadcast)
-                && entry.outbox.push_event(published) != Pushed::Queued
+                && entry.outbox.push_event(published, &mut self.wakes) != Pushed::Queued
             {
                 overflowed.push(entry.id);
             }
         }
+        // One cross-thread wake per HTTP worker, not one per session.
+        self.wakes.flush();
         for id in overflowed {
             self.remove(id);
         }

@@ -15,6 +15,7 @@
 
 pub mod outbox;
 pub mod protocol;
+pub mod wake;
 pub mod writer;
 
 use std::{
@@ -26,10 +27,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, StreamHandler, WrapFuture,
-};
-use actix_ws::{Item, Message, ProtocolError};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, StreamHandler};
+use actix_ws::{Item, Message as WsMessage, ProtocolError};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 
@@ -92,6 +91,8 @@ pub struct SessionActor {
     outbox: Arc<Outbox>,
     /// Taken and spawned in `started`.
     writer: Option<Writer>,
+    /// The writer's task, aborted if the session stops first.
+    writer_task: Option<actix_rt::task::JoinHandle<()>>,
     /// Taken and sent to the hub in `started`.
     subscribe: Option<Subscribe>,
     /// Held until the session stops; frees the `max_subscribers` slot.
@@ -117,7 +118,7 @@ impl SessionActor {
     ) -> Addr<Self> {
         let id = SessionId::next();
         let settings = Arc::clone(&fanout.settings);
-        let outbox = Outbox::new(settings.queue_max_bytes);
+        let outbox = Outbox::new(settings.queue_max_bytes, Some(wake::WakeGroup::current()));
         let writer = Writer::new(
             Arc::clone(&outbox),
             session,
@@ -155,6 +156,7 @@ impl SessionActor {
                 settings,
                 outbox,
                 writer: Some(writer),
+                writer_task: None,
                 subscribe: Some(subscribe),
                 permit: Some(start.permit),
                 last_seen: Instant::now(),
@@ -258,33 +260,6 @@ impl SessionActor {
         }
     }
 
-    /// The writer has stopped writing: count how the session ends and audit an eviction now,
-    /// then let the writer send the close frame (bounded by `close_timeout_secs`) and stop.
-    fn writer_stopped(&mut self, writer: Writer, close: Option<Close>, ctx: &mut Context<Self>) {
-        self.record_end(close);
-        match close {
-            Some(close) => {
-                ctx.spawn(
-                    writer
-                        .close(close)
-                        .into_actor(self)
-                        .map(move |end, session, ctx| {
-                            if end == WriterEnd::CloseTimedOut(close) {
-                                session.span.in_scope(|| {
-                                    tracing::debug!(
-                                        code = close.code(),
-                                        "Close frame not written in time; giving up on the socket."
-                                    )
-                                });
-                            }
-                            ctx.stop();
-                        }),
-                );
-            }
-            None => ctx.stop(),
-        }
-    }
-
     /// Counts how the session ended, and audits an eviction; once. `None`: the connection went
     /// away.
     fn record_end(&mut self, close: Option<Close>) {
@@ -329,17 +304,18 @@ impl Actor for SessionActor {
         let _entered = self.span.enter();
         tracing::debug!(peer = ?self.peer, "Subscriber connected.");
         if let Some(mut writer) = self.writer.take() {
-            let writing = async move {
+            // A task of its own: waking the writer (every event) polls only the writer, not
+            // the actor's mailbox, client stream and timers.
+            let session = ctx.address();
+            self.writer_task = Some(actix_rt::spawn(async move {
                 let close = writer.run().await;
-                (writer, close)
-            };
-            ctx.spawn(
-                writing
-                    .into_actor(self)
-                    .map(|(writer, close), session, ctx| {
-                        session.writer_stopped(writer, close, ctx)
-                    }),
-            );
+                session.do_send(WriterStopped { close });
+                let end = match close {
+                    Some(close) => Some(writer.close(close).await),
+                    None => None,
+                };
+                session.do_send(WriterFinished { end });
+            }));
         }
         if let Some(subscribe) = self.subscribe.take() {
             self.hub.do_send(subscribe);
@@ -351,6 +327,10 @@ impl Actor for SessionActor {
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         // Stopped before the writer saw a close: the connection failed.
         self.record_end(self.outbox.closing());
+        // Dropping the writer drops the actix-ws session, which ends the response.
+        if let Some(task) = self.writer_task.take() {
+            task.abort();
+        }
         // The permit goes first, so that the hub, handling Unsubscribe, sees it returned.
         self.permit.take();
         self.hub.do_send(Unsubscribe {
@@ -359,21 +339,66 @@ impl Actor for SessionActor {
     }
 }
 
-impl StreamHandler<Result<Message, ProtocolError>> for SessionActor {
-    fn handle(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
+/// From the writer: it stopped writing, because of this close (`None`: the connection went).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct WriterStopped {
+    close: Option<Close>,
+}
+
+/// From the writer: it is done (`None`: it had no close to write).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct WriterFinished {
+    end: Option<WriterEnd>,
+}
+
+impl Handler<WriterStopped> for SessionActor {
+    type Result = ();
+
+    /// Counts how the session ends and audits an eviction now, while the close frame may still
+    /// be waiting behind a stalled socket (at most `close_timeout_secs`).
+    fn handle(&mut self, msg: WriterStopped, ctx: &mut Self::Context) {
+        self.closing = true;
+        self.record_end(msg.close);
+        if msg.close.is_none() {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<WriterFinished> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriterFinished, ctx: &mut Self::Context) {
+        if let Some(WriterEnd::CloseTimedOut(close)) = msg.end {
+            self.span.in_scope(|| {
+                tracing::debug!(
+                    code = close.code(),
+                    "Close frame not written in time; giving up on the socket."
+                )
+            });
+        }
+        self.writer_task = None;
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for SessionActor {
+    fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
         if self.closing {
             return;
         }
         self.last_seen = Instant::now();
         match item {
-            Ok(Message::Text(text)) => self.on_text(&text),
-            Ok(Message::Binary(_)) => self.on_binary(),
-            Ok(Message::Continuation(item)) => self.on_continuation(item),
-            Ok(Message::Ping(payload)) => {
+            Ok(WsMessage::Text(text)) => self.on_text(&text),
+            Ok(WsMessage::Binary(_)) => self.on_binary(),
+            Ok(WsMessage::Continuation(item)) => self.on_continuation(item),
+            Ok(WsMessage::Ping(payload)) => {
                 self.outbox.push_pong(payload);
             }
-            Ok(Message::Pong(_)) | Ok(Message::Nop) => {}
-            Ok(Message::Close(_)) => self.close(Close::ClientClosed),
+            Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
+            Ok(WsMessage::Close(_)) => self.close(Close::ClientClosed),
             Err(ProtocolError::Overflow) => self.close(Close::TooBig),
             // Invalid UTF-8 in a text frame comes as InvalidData: the client's fault.
             Err(ProtocolError::Io(err)) if err.kind() != std::io::ErrorKind::InvalidData => {

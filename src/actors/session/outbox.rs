@@ -20,6 +20,7 @@ use std::{
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use super::wake::{WakeBatch, WakeGroup};
 use crate::actors::hub::store::Published;
 
 /// One queued item.
@@ -156,10 +157,14 @@ pub struct Outbox {
     /// hub and the writer never write the same counter.
     released_bytes: AtomicU64,
     budget_bytes: u64,
+    /// The worker's wake group, through which the hub wakes the writer (see [`super::wake`]).
+    group: Option<Arc<WakeGroup>>,
 }
 
 impl Outbox {
-    pub fn new(budget_bytes: usize) -> Arc<Self> {
+    /// An outbox whose writer the hub wakes through `group` (sessions pass their worker's);
+    /// without one, pushes wake the writer directly.
+    pub fn new(budget_bytes: usize, group: Option<Arc<WakeGroup>>) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -170,6 +175,7 @@ impl Outbox {
             }),
             released_bytes: AtomicU64::new(0),
             budget_bytes: budget_bytes as u64,
+            group,
         })
     }
 
@@ -178,10 +184,18 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a live event, counted against the budget.
-    pub fn push_event(&self, published: &Arc<Published>) -> Pushed {
+    /// Queues a live event, counted against the budget (the hub's fan-out). The writer's
+    /// wake goes into `batch` when the outbox has a wake group, and happens now otherwise.
+    pub fn push_event(&self, published: &Arc<Published>, batch: &mut WakeBatch) -> Pushed {
         let cost = published.text.len();
-        self.push(Frame::Event(Arc::clone(published)), cost)
+        let (pushed, waker) = self.push_inner(Frame::Event(Arc::clone(published)), cost);
+        if let Some(waker) = waker {
+            match &self.group {
+                Some(group) => batch.add(group, waker),
+                None => waker.wake(),
+            }
+        }
+        pushed
     }
 
     /// Queues a control frame, counted against the budget.
@@ -234,9 +248,18 @@ impl Outbox {
     }
 
     fn push(&self, frame: Frame, cost: usize) -> Pushed {
+        let (pushed, waker) = self.push_inner(frame, cost);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        pushed
+    }
+
+    /// Queues a frame; returns the writer's waker if it must be woken.
+    fn push_inner(&self, frame: Frame, cost: usize) -> (Pushed, Option<Waker>) {
         let mut state = self.lock();
         if state.close.is_some() {
-            return Pushed::Closed;
+            return (Pushed::Closed, None);
         }
         let cost = cost as u64;
         let queued = state.pushed_bytes - self.released_bytes.load(Ordering::Acquire);
@@ -246,10 +269,7 @@ impl Outbox {
             let waker = state.waker.take();
             drop(state);
             drop(dropped);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-            return Pushed::Overflowed;
+            return (Pushed::Overflowed, waker);
         }
         state.pushed_bytes += cost;
         state.queue.push_back(Queued {
@@ -260,11 +280,7 @@ impl Outbox {
             Wants::Anything => state.waker.take(),
             Wants::Close => None,
         };
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        Pushed::Queued
+        (Pushed::Queued, waker)
     }
 
     /// Asks the session to close; the first reason wins. Returns whether this call set it.
@@ -393,14 +409,17 @@ mod tests {
 
     #[test]
     fn an_idle_writer_is_woken_once_per_drain_and_gets_everything_queued() {
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, None);
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&counter));
         let mut cx = Context::from_waker(&waker);
         let mut batch = VecDeque::new();
         assert!(outbox.poll_take(&mut cx, &mut batch).is_pending());
         for _ in 0..3 {
-            assert_eq!(outbox.push_event(&event(100)), Pushed::Queued);
+            assert_eq!(
+                outbox.push_event(&event(100), &mut WakeBatch::default()),
+                Pushed::Queued
+            );
         }
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert_eq!(
@@ -415,11 +434,23 @@ mod tests {
 
     #[test]
     fn overflow_closes_with_slow_consumer_and_frees_the_queue() {
-        let outbox = Outbox::new(250);
-        assert_eq!(outbox.push_event(&event(100)), Pushed::Queued);
-        assert_eq!(outbox.push_event(&event(100)), Pushed::Queued);
-        assert_eq!(outbox.push_event(&event(100)), Pushed::Overflowed);
-        assert_eq!(outbox.push_event(&event(1)), Pushed::Closed);
+        let outbox = Outbox::new(250, None);
+        assert_eq!(
+            outbox.push_event(&event(100), &mut WakeBatch::default()),
+            Pushed::Queued
+        );
+        assert_eq!(
+            outbox.push_event(&event(100), &mut WakeBatch::default()),
+            Pushed::Queued
+        );
+        assert_eq!(
+            outbox.push_event(&event(100), &mut WakeBatch::default()),
+            Pushed::Overflowed
+        );
+        assert_eq!(
+            outbox.push_event(&event(1), &mut WakeBatch::default()),
+            Pushed::Closed
+        );
         assert_eq!(outbox.closing(), Some(Close::SlowConsumer));
         assert!(!outbox.close(Close::Shutdown), "the first close wins");
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
@@ -434,7 +465,7 @@ mod tests {
 
     #[test]
     fn the_catch_up_is_not_counted_and_a_newer_snapshot_replaces_a_waiting_one() {
-        let outbox = Outbox::new(150);
+        let outbox = Outbox::new(150, None);
         outbox.push_catch_up([
             Frame::Text("welcome".into()),
             Frame::Snapshot {
@@ -446,7 +477,10 @@ mod tests {
             seq: 2,
             agents: vec![],
         }]);
-        assert_eq!(outbox.push_event(&event(100)), Pushed::Queued);
+        assert_eq!(
+            outbox.push_event(&event(100), &mut WakeBatch::default()),
+            Pushed::Queued
+        );
         let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
         let mut batch = VecDeque::new();
         let _ = outbox.poll_take(&mut Context::from_waker(&waker), &mut batch);
@@ -464,12 +498,12 @@ mod tests {
 
     #[test]
     fn a_blocked_writer_is_woken_by_a_close_but_not_by_pushes() {
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, None);
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&counter));
         let mut cx = Context::from_waker(&waker);
         assert!(outbox.poll_close(&mut cx).is_pending());
-        outbox.push_event(&event(10));
+        outbox.push_event(&event(10), &mut WakeBatch::default());
         outbox.push_pong(Bytes::from_static(b"p"));
         assert_eq!(counter.0.load(Ordering::SeqCst), 0);
         outbox.close(Close::Stale);
