@@ -38,6 +38,54 @@ pub struct Settings {
     /// Keys that may subscribe or use the admin API (`[[api_keys]]`).
     #[serde(default)]
     pub api_keys: Vec<ApiKeySettings>,
+    /// WebSocket subscribers: limits, heartbeat, queues, recovery (`[subscribers]`).
+    #[serde(default)]
+    pub subscribers: SubscriberSettings,
+}
+
+/// WebSocket subscribers on `GET /v1/subscribe` (design §5). Defaults are documented in
+/// `config.toml` and repeated by [`SubscriberSettings::default`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriberSettings {
+    /// Most sessions at once; the next upgrade is refused with 503 and `Retry-After`.
+    pub max_subscribers: usize,
+    /// The `Retry-After` of that 503.
+    pub retry_after_secs: u64,
+    /// A session pings its client this often.
+    pub ping_interval_secs: u64,
+    /// A session that received nothing (no pong, no frame) for this long evicts itself.
+    pub stale_timeout_secs: u64,
+    /// Outbound queue budget per session; past it the session is closed with 4008.
+    pub queue_max_bytes: usize,
+    /// Largest frame written when queued events are coalesced or a snapshot is chunked.
+    pub frame_max_bytes: usize,
+    /// Largest frame (or fragmented message) a client may send; past it, close 1009.
+    pub client_frame_max_bytes: usize,
+    /// Broadcasts kept for replay with `?since=`; older `since` values get a snapshot.
+    pub recovery_ring_size: usize,
+    /// How long a close frame may wait behind a stalled socket before the session gives up.
+    pub close_timeout_secs: u64,
+    /// Broadcasts the hub holds for a downstream actor whose mailbox is full; past it the
+    /// oldest is dropped and counted.
+    pub downstream_backlog_max: usize,
+}
+
+impl Default for SubscriberSettings {
+    fn default() -> Self {
+        Self {
+            max_subscribers: 10_000,
+            retry_after_secs: 5,
+            ping_interval_secs: 10,
+            stale_timeout_secs: 30,
+            queue_max_bytes: 1 << 20,
+            frame_max_bytes: 64 << 10,
+            client_frame_max_bytes: 64 << 10,
+            recovery_ring_size: 10_000,
+            close_timeout_secs: 5,
+            downstream_backlog_max: 65_536,
+        }
+    }
 }
 
 /// One API key, stored as the SHA-256 of the key (`printf %s "$KEY" | sha256sum`).
@@ -586,6 +634,53 @@ impl Settings {
                 format!("{:?} is not an http(s) URL", hook.url),
             );
         }
+        let sub = &self.subscribers;
+        check(
+            sub.max_subscribers >= 1,
+            "subscribers.max_subscribers",
+            "must be at least 1".into(),
+        );
+        check(
+            sub.ping_interval_secs >= 1,
+            "subscribers.ping_interval_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            sub.stale_timeout_secs >= 2 * sub.ping_interval_secs,
+            "subscribers.stale_timeout_secs",
+            format!(
+                "{} must be at least twice ping_interval_secs ({}), or a live client can be evicted between two pings",
+                sub.stale_timeout_secs, sub.ping_interval_secs
+            ),
+        );
+        check(
+            sub.frame_max_bytes >= 1024,
+            "subscribers.frame_max_bytes",
+            "must be at least 1024".into(),
+        );
+        check(
+            sub.queue_max_bytes >= sub.frame_max_bytes,
+            "subscribers.queue_max_bytes",
+            format!(
+                "{} must be at least frame_max_bytes ({})",
+                sub.queue_max_bytes, sub.frame_max_bytes
+            ),
+        );
+        check(
+            sub.client_frame_max_bytes >= 256,
+            "subscribers.client_frame_max_bytes",
+            "must be at least 256".into(),
+        );
+        check(
+            sub.close_timeout_secs >= 1,
+            "subscribers.close_timeout_secs",
+            "must be at least 1".into(),
+        );
+        check(
+            sub.downstream_backlog_max >= 1,
+            "subscribers.downstream_backlog_max",
+            "must be at least 1".into(),
+        );
         problems
     }
 }
@@ -641,6 +736,23 @@ mod tests {
                 "genesys.region",
                 "genesys.requests_per_minute",
                 "http.listen"
+            ]
+        );
+    }
+
+    #[test]
+    fn subscriber_defaults_match_config_toml_and_bad_heartbeats_are_refused() {
+        let mut settings = Settings::defaults();
+        assert_eq!(settings.subscribers, SubscriberSettings::default());
+        settings.subscribers.ping_interval_secs = 20;
+        settings.subscribers.stale_timeout_secs = 30;
+        settings.subscribers.queue_max_bytes = 100;
+        let keys: Vec<String> = settings.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "subscribers.stale_timeout_secs",
+                "subscribers.queue_max_bytes"
             ]
         );
     }

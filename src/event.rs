@@ -131,13 +131,6 @@ pub struct Validated {
     pub correlation_id: Option<String>,
 }
 
-/// A validated state, sent by a validator to the hub.
-#[derive(Debug, Clone, actix::Message)]
-#[rtype(result = "()")]
-pub struct Publish {
-    pub validated: Validated,
-}
-
 /// A payload as it leaves the hub: numbered, serialized once, shared by every recipient.
 #[derive(Debug, Clone)]
 pub struct Broadcast {

@@ -11,6 +11,8 @@
 //!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
 //!  cli, app  the commands (run, demo, sim, check-config) and their wiring
 //!  event     the domain types that flow between actors (Validated, Broadcast, AuditRecord)
+//!  actors    the actors: hub (numbers, serializes once, fans out) and session (one per
+//!            WebSocket subscriber, actix-ws, bounded byte queue, heartbeat)
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```

@@ -6,11 +6,12 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 use actix::{Actor, Context, Handler};
 use agentcast::{
     actors::{
+        hub::Publish,
         ingest_metrics::IngestMetrics,
         validator::{AgentSignal, SignalInput, ValidatorOutputs, ValidatorPool},
     },
     config::Settings,
-    event::{AgentId, Publish},
+    event::AgentId,
     genesys::topics::UserTopicKind,
     metrics::Metrics,
     reference::ReferenceCache,

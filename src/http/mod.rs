@@ -3,3 +3,5 @@
 
 pub mod auth;
 pub mod ops;
+pub mod stats;
+pub mod subscribe;

@@ -1,7 +1,9 @@
 //! Operations endpoints: `/healthz` (the process is alive), `/readyz` (upstream connected
-//! and first reconciliation done) and `/metrics` (Prometheus text).
+//! and first reconciliation done) and `/metrics` (every registered metric, Prometheus text).
+//!
+//! State: `web::Data<UpstreamStatus>` and `web::Data<Metrics>`.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::sync::atomic::Ordering;
 
 use actix_web::{HttpResponse, Responder, web};
 use serde_json::json;
@@ -18,7 +20,7 @@ async fn healthz() -> impl Responder {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-async fn readyz(status: web::Data<Arc<UpstreamStatus>>) -> impl Responder {
+async fn readyz(status: web::Data<UpstreamStatus>) -> impl Responder {
     let body = json!({
         "ready": status.is_ready(),
         "channels": status.channels.load(Ordering::Relaxed),
@@ -33,7 +35,7 @@ async fn readyz(status: web::Data<Arc<UpstreamStatus>>) -> impl Responder {
     }
 }
 
-async fn metrics(metrics: web::Data<Arc<Metrics>>) -> impl Responder {
+async fn metrics(metrics: web::Data<Metrics>) -> impl Responder {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render())

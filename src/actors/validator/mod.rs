@@ -25,8 +25,9 @@ use verdict::{Rules, Verdict};
 
 use super::ingest_metrics::IngestMetrics;
 use crate::{
+    actors::hub::Publish,
     config::Deliver,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink, Publish, RejectReason, Validated},
+    event::{AgentId, AuditKind, AuditRecord, AuditSink, RejectReason, Validated},
     genesys::{
         models::{
             ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent,

@@ -1,0 +1,507 @@
+//! Runs the matrix: for each subscriber count, a fresh server (the in-bench publisher, or the
+//! agentcast given with `--url`), fleets of subscribers in separate processes, then each event
+//! rate for a warm-up and a measured window. Prints one JSON document.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{SocketAddr, TcpStream},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+use crate::{Args, procfs};
+
+/// A child process of this binary, driven by lines on stdin/stdout.
+struct Proc {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Proc {
+    /// Spawns this binary with `args`, behind `prefix` (a command such as `taskset -c 1`).
+    fn spawn(prefix: &str, args: &[String]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut words = prefix.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take().context("child stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("child stdout")?);
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn send(&mut self, line: &str) -> anyhow::Result<()> {
+        writeln!(self.stdin, "{line}")?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
+    fn line(&mut self) -> anyhow::Result<String> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("child process ended early");
+        }
+        Ok(line.trim().to_owned())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The agentcast under test.
+struct Target {
+    addr: SocketAddr,
+    /// Path and query prefix of the subscribe URL.
+    path: String,
+    key: String,
+    pid: Option<u32>,
+    server: Option<Proc>,
+    set_rate_cmd: Option<String>,
+}
+
+impl Target {
+    fn start(args: &Args) -> anyhow::Result<Self> {
+        if let Some(url) = &args.url {
+            let rest = url
+                .strip_prefix("ws://")
+                .context("--url must be ws://host:port/path")?;
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+                .next()
+                .context("--url host does not resolve")?;
+            return Ok(Self {
+                addr,
+                path: if path.is_empty() {
+                    "/v1/subscribe".into()
+                } else {
+                    path.into()
+                },
+                key: args.key.clone().context("--key is required with --url")?,
+                pid: args.pid,
+                server: None,
+                set_rate_cmd: args.set_rate_cmd.clone(),
+            });
+        }
+        let key = format!("bench-{}", uuid::Uuid::new_v4());
+        let mut server = Proc::spawn(
+            &args.server_prefix,
+            &[
+                "--role".into(),
+                "server".into(),
+                "--key".into(),
+                key.clone(),
+                "--workers".into(),
+                args.workers.to_string(),
+            ],
+        )?;
+        let ready: Value = serde_json::from_str(&server.line()?)?;
+        Ok(Self {
+            addr: ready["addr"].as_str().context("server addr")?.parse()?,
+            path: "/v1/subscribe".into(),
+            key,
+            pid: ready["pid"].as_u64().map(|p| p as u32),
+            server: Some(server),
+            set_rate_cmd: None,
+        })
+    }
+
+    fn set_rate(&mut self, rate: u32) -> anyhow::Result<()> {
+        if let Some(server) = &mut self.server {
+            return server.send(&format!("rate {rate}"));
+        }
+        if let Some(cmd) = &self.set_rate_cmd {
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg(cmd.replace("{rate}", &rate.to_string()))
+                .status()?;
+            if !status.success() {
+                bail!("--set-rate-cmd failed: {status}");
+            }
+        }
+        Ok(())
+    }
+
+    fn cpu(&self) -> Option<f64> {
+        self.pid.and_then(procfs::cpu_secs)
+    }
+
+    fn rss(&self) -> Option<u64> {
+        self.pid.and_then(procfs::rss_kib)
+    }
+
+    /// `GET /v1/metrics`, for evictions.
+    fn stats(&self) -> Option<Value> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        write!(
+            stream,
+            "GET /v1/metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let body = response.split_once("\r\n\r\n")?.1;
+        serde_json::from_str(body).ok()
+    }
+
+    fn fleet_args(&self, n: usize, query: &str, stalled: bool) -> Vec<String> {
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        let mut args = vec![
+            "--role".into(),
+            "fleet".into(),
+            "--addr".into(),
+            self.addr.to_string(),
+            "--key".into(),
+            self.key.clone(),
+            "--target".into(),
+            format!("{}{sep}{query}", self.path),
+            "--n".into(),
+            n.to_string(),
+        ];
+        if stalled {
+            args.push("--stalled".into());
+        }
+        args
+    }
+}
+
+/// Subscriber fleets, `per_fleet` connections per process.
+struct Fleets(Vec<Proc>);
+
+impl Fleets {
+    fn connect(target: &Target, args: &Args, n: usize, query: &str) -> anyhow::Result<Self> {
+        let per_fleet = args.per_fleet;
+        let mut fleets = Vec::new();
+        let mut left = n;
+        while left > 0 {
+            let take = left.min(per_fleet);
+            fleets.push(Proc::spawn(
+                &args.fleet_prefix,
+                &target.fleet_args(take, query, false),
+            )?);
+            left -= take;
+        }
+        for fleet in &mut fleets {
+            let line = fleet.line()?;
+            if line != "READY" {
+                bail!("fleet said {line:?}");
+            }
+        }
+        let mut fleets = Self(fleets);
+        let ready: u64 = fleets
+            .report()?
+            .iter()
+            .map(|r| r["ready"].as_u64().unwrap_or(0))
+            .sum();
+        if ready < n as u64 {
+            bail!("only {ready} of {n} subscribers connected");
+        }
+        Ok(fleets)
+    }
+
+    fn all(&mut self, command: &str) -> anyhow::Result<()> {
+        self.0.iter_mut().try_for_each(|f| f.send(command))
+    }
+
+    /// Asks every fleet, then reads every answer, so the windows close nearly together.
+    fn report(&mut self) -> anyhow::Result<Vec<Value>> {
+        self.all("report")?;
+        self.0
+            .iter_mut()
+            .map(|f| Ok(serde_json::from_str(&f.line()?)?))
+            .collect()
+    }
+}
+
+/// The fleets' reports merged.
+struct Window {
+    deliveries: u64,
+    frames: u64,
+    gaps: u64,
+    negative: u64,
+    closed: usize,
+    window_secs: f64,
+    /// CPU seconds of all fleet processes in the window.
+    fleet_cpu_secs: f64,
+    /// Latency histogram: (bucket index, count), bucket width `bucket_us`.
+    histogram: Vec<u64>,
+    bucket_us: u64,
+}
+
+impl Window {
+    fn merge(reports: &[Value]) -> Self {
+        let mut window = Window {
+            deliveries: 0,
+            frames: 0,
+            gaps: 0,
+            negative: 0,
+            closed: 0,
+            window_secs: 0.0,
+            fleet_cpu_secs: 0.0,
+            histogram: Vec::new(),
+            bucket_us: 50,
+        };
+        for r in reports {
+            let n = |k: &str| r[k].as_u64().unwrap_or(0);
+            window.deliveries += n("deliveries");
+            window.frames += n("frames");
+            window.gaps += n("gaps");
+            window.negative += n("negative");
+            window.closed += r["closed"].as_array().map_or(0, Vec::len);
+            window.window_secs = window
+                .window_secs
+                .max(r["window_secs"].as_f64().unwrap_or(0.0));
+            window.bucket_us = n("bucket_us").max(1);
+            window.fleet_cpu_secs += r["cpu_secs"].as_f64().unwrap_or(0.0);
+            for pair in r["histogram"].as_array().into_iter().flatten() {
+                let (i, c) = (
+                    pair[0].as_u64().unwrap_or(0) as usize,
+                    pair[1].as_u64().unwrap_or(0),
+                );
+                if window.histogram.len() <= i {
+                    window.histogram.resize(i + 1, 0);
+                }
+                window.histogram[i] += c;
+            }
+        }
+        window
+    }
+
+    /// The latency at quantile `q`, in ms (upper edge of its bucket).
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total: u64 = self.histogram.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, count) in self.histogram.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Some(round2(((i as u64 + 1) * self.bucket_us) as f64 / 1000.0));
+            }
+        }
+        None
+    }
+
+    fn latency(&self) -> Value {
+        json!({
+            "p50": self.quantile_ms(0.5),
+            "p99": self.quantile_ms(0.99),
+            "max": self.quantile_ms(1.0),
+        })
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Measures one rate with the fleets connected: warm-up, window, figures.
+fn measure(
+    target: &mut Target,
+    fleets: &mut Fleets,
+    subscribers: usize,
+    rate: u32,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Value> {
+    target.set_rate(rate)?;
+    std::thread::sleep(warmup);
+    fleets.all("reset")?;
+    let cpu_before = target.cpu();
+    let machine_before = procfs::machine_busy_secs();
+    let started = Instant::now();
+    std::thread::sleep(duration);
+    let reports = fleets.report()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = target.cpu().zip(cpu_before).map(|(a, b)| a - b);
+    let machine = procfs::machine_busy_secs()
+        .zip(machine_before)
+        .map(|(a, b)| a - b);
+    let rss = target.rss();
+    target.set_rate(0)?;
+    let window = Window::merge(&reports);
+    let secs = if window.window_secs > 0.0 {
+        window.window_secs
+    } else {
+        elapsed
+    };
+    let per_sec = window.deliveries as f64 / secs;
+    let result = json!({
+        "subscribers": subscribers,
+        "events_per_sec": rate,
+        "offered_deliveries_per_sec": rate as u64 * subscribers as u64,
+        "deliveries_per_sec": per_sec.round(),
+        "frames_per_sec": (window.frames as f64 / secs).round(),
+        "latency_ms": window.latency(),
+        "server_cpu_secs_per_million_deliveries": cpu.filter(|_| window.deliveries > 0)
+            .map(|c| round2(c / (window.deliveries as f64 / 1e6))),
+        "server_cpu_cores": cpu.map(|c| round2(c / elapsed)),
+        "server_rss_kib": rss,
+        "fleet_cpu_cores": round2(window.fleet_cpu_secs / secs),
+        // Everything else on the machine (other builds, the kernel's own threads): the noise.
+        "other_cpu_cores": machine.zip(cpu).map(|(m, c)| round2(((m - c - window.fleet_cpu_secs) / elapsed).max(0.0))),
+        "loadavg_1m": procfs::loadavg(),
+        "fleet_processes": reports.len(),
+        "seq_gaps": window.gaps,
+        "negative_latencies": window.negative,
+        "closed_subscribers": window.closed,
+        "window_secs": round2(secs),
+    });
+    eprintln!("  {result}");
+    // Let queues drain before the next window.
+    std::thread::sleep(Duration::from_secs(1));
+    Ok(result)
+}
+
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.quick {
+        args.subscribers = vec![100, 1000];
+        args.rates = vec![100, 1000];
+        args.duration_secs = 4;
+        args.warmup_secs = 2;
+        args.idle_subscribers = 2000;
+        args.stall_secs = 5;
+    }
+    let query = if args.batch { "batch=true" } else { "" };
+    let warmup = Duration::from_secs(args.warmup_secs);
+    let duration = Duration::from_secs(args.duration_secs);
+    let mut runs = Vec::new();
+    let mut rss_per_subscriber = Vec::new();
+    for &subscribers in &args.subscribers {
+        eprintln!("{subscribers} subscribers:");
+        let mut target = Target::start(&args)?;
+        let rss_before = target.rss();
+        let mut fleets = Fleets::connect(&target, &args, subscribers, query)?;
+        let rss_connected = target.rss();
+        if let (Some(a), Some(b)) = (rss_before, rss_connected) {
+            rss_per_subscriber.push(json!({
+                "subscribers": subscribers,
+                "rss_per_subscriber_kib": round2(b.saturating_sub(a) as f64 / subscribers as f64),
+            }));
+        }
+        for &rate in &args.rates {
+            runs.push(measure(
+                &mut target,
+                &mut fleets,
+                subscribers,
+                rate,
+                warmup,
+                duration,
+            )?);
+        }
+    }
+
+    let idle = if args.idle_subscribers > 0 && args.url.is_none() {
+        eprintln!("{} idle subscribers:", args.idle_subscribers);
+        let target = Target::start(&args)?;
+        // A first hundred warms the server up (worker buffers, allocator arenas).
+        let warm = 100.min(args.idle_subscribers);
+        let _warm = Fleets::connect(&target, &args, warm, query)?;
+        let before = target.rss();
+        let _rest = Fleets::connect(&target, &args, args.idle_subscribers - warm, query)?;
+        let after = target.rss();
+        let result = before.zip(after).map(|(a, b)| {
+            json!({
+                "subscribers": args.idle_subscribers,
+                "server_rss_kib": b,
+                "rss_per_idle_subscriber_kib": round2(b.saturating_sub(a) as f64 / (args.idle_subscribers - warm) as f64),
+            })
+        });
+        eprintln!("  {result:?}");
+        result
+    } else {
+        None
+    };
+
+    let stalled = match args.stall.split_once(',') {
+        Some((subs, rate)) if !args.stall.is_empty() => {
+            let (subscribers, rate): (usize, u32) = (subs.trim().parse()?, rate.trim().parse()?);
+            eprintln!("stalled subscriber among {subscribers} at {rate} events/s:");
+            let mut target = Target::start(&args)?;
+            let mut fleets = Fleets::connect(&target, &args, subscribers, query)?;
+            let window = Duration::from_secs(args.stall_secs);
+            let before = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+            let mut stall = Proc::spawn(&args.fleet_prefix, &target.fleet_args(1, query, true))?;
+            if stall.line()? != "READY" {
+                bail!("the stalled subscriber did not connect");
+            }
+            let with = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+            let evictions = target.stats().map(|s| s["evictions"].clone());
+            drop(stall);
+            let after = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+            let p99 = |v: &Value| v["latency_ms"]["p99"].as_f64();
+            let change = match (p99(&before), p99(&with), p99(&after)) {
+                (Some(a), Some(b), Some(c)) => {
+                    Some(round2((b - (a + c) / 2.0) / ((a + c) / 2.0) * 100.0))
+                }
+                _ => None,
+            };
+            Some(json!({
+                "subscribers": subscribers,
+                "events_per_sec": rate,
+                "others_p99_ms_without_before": p99(&before),
+                "others_p99_ms_with_stalled": p99(&with),
+                "others_p99_ms_without_after": p99(&after),
+                "p99_change_pct": change,
+                "server_evictions_after_stalled_window": evictions,
+                "windows": [before, with, after],
+            }))
+        }
+        _ => None,
+    };
+
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let output = json!({
+        "benchmark": "agentcast fan-out",
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "machine": {
+            "cpus": nproc,
+            "cpu_model": procfs::cpu_model(),
+            "kernel": procfs::kernel(),
+        },
+        "target": match &args.url {
+            Some(url) => json!({"kind": "external", "url": url, "pid": args.pid}),
+            None => json!({"kind": "in-bench publisher (production hub and subscribe route, synthetic validated states)", "http_workers": args.workers}),
+        },
+        "framing": if args.batch { "batch=true (JSON arrays of queued events)" } else { "one frame per event" },
+        "latency_definition": "subscriber receive wall time (once per socket read) minus the payload's availabilityStatusMatrix.timestamp, which has millisecond resolution; the in-bench publisher emits on whole-millisecond boundaries, so its figures carry only the stamping delay (tens of µs), while against an upstream that stamps at arbitrary times they are upper bounds by up to 1 ms; bucket width 50 µs, upper edges reported",
+        "cpu_definition": "server process user+system CPU seconds in the window (/proc/<pid>/stat), divided by millions of deliveries counted by the subscribers; the in-bench server includes its publisher",
+        "rss_definition": "server VmRSS after connecting the subscribers minus before, per subscriber (/proc/<pid>/status)",
+        "duration_secs": args.duration_secs,
+        "warmup_secs": args.warmup_secs,
+        "runs": runs,
+        "rss_per_connected_subscriber": rss_per_subscriber,
+        "idle": idle,
+        "stalled": stalled,
+    });
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
