@@ -193,6 +193,7 @@ pub struct ReferenceSettings {
     pub schedule_days_after: u32,
     pub utilization_refresh_secs: u64,
     pub utilization_fetches_per_minute: u32,
+    pub queue_refresh_secs: u64,
 }
 
 /// What validation checks and how it scopes.

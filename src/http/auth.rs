@@ -91,6 +91,16 @@ impl ApiKeys {
     }
 }
 
+/// A new random key (for the demo's viewer): 32 characters from [A-Za-z0-9], about 190 bits.
+pub fn generate_key() -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
 /// SHA-256 of a key.
 pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()

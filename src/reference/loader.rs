@@ -7,7 +7,9 @@
 //!   that a unit is fetched at most once per `schedule_min_interval_secs` however many
 //!   notifications arrive (REST calls do not grow with the event rate);
 //! - each agent's own utilization, fetched in the background at a fixed pace; the org default
-//!   stands in until then.
+//!   stands in until then;
+//! - queue memberships (queues, then each queue's joined members), so that an agent whose
+//!   state was read over REST shows its active queues before any notification reports them.
 //!
 //! Each change swaps a new snapshot into the [`ReferenceCache`]; validators are then asked to
 //! re-evaluate the agents it concerns.
@@ -186,6 +188,35 @@ impl ReferenceActor {
         });
     }
 
+    /// Loads queue memberships and swaps them in.
+    fn refresh_memberships(&mut self, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        let fut = async move {
+            let mut memberships: HashMap<AgentId, Vec<String>> = HashMap::new();
+            for queue in client.queues().await? {
+                for member in client.joined_queue_members(&queue.id).await? {
+                    if member.joined != Some(false) {
+                        memberships
+                            .entry(AgentId::from(member.id.as_str()))
+                            .or_default()
+                            .push(queue.id.clone());
+                    }
+                }
+            }
+            Ok::<_, GenesysError>(memberships)
+        };
+        ctx.spawn(fut.into_actor(self).map(|result, act, _| match result {
+            Ok(memberships) => {
+                info!(agents = memberships.len(), "Loaded queue memberships.");
+                act.cache.update(|data| data.memberships = memberships);
+                if let Some(pool) = &act.validators {
+                    pool.reevaluate(Reevaluate { agent_ids: None });
+                }
+            }
+            Err(err) => warn!(error = %err, "Could not load queue memberships; will retry."),
+        }));
+    }
+
     /// Fetches one agent's own utilization, if any are waiting.
     fn fetch_next_utilization(&mut self, ctx: &mut Context<Self>) {
         if self.utilization_queue.is_empty() {
@@ -280,6 +311,12 @@ impl Actor for ReferenceActor {
             60.0 / f64::from(self.settings.utilization_fetches_per_minute.max(1)),
         );
         ctx.run_interval(pace, |act, ctx| act.fetch_next_utilization(ctx));
+        ctx.run_interval(
+            Duration::from_secs(self.settings.queue_refresh_secs),
+            |act, ctx| {
+                act.refresh_memberships(ctx);
+            },
+        );
         ctx.run_interval(REEVALUATE_EVERY, |act, _| {
             if let Some(pool) = &act.validators {
                 pool.reevaluate(Reevaluate { agent_ids: None });
@@ -330,6 +367,7 @@ impl Handler<LoadReference> for ReferenceActor {
 
     fn handle(&mut self, _: LoadReference, ctx: &mut Context<Self>) -> Self::Result {
         self.refresh_schedules(None, ctx);
+        self.refresh_memberships(ctx);
         let client = self.client.clone();
         Box::pin(
             async move {

@@ -104,6 +104,8 @@ pub struct ReferenceData {
     pub business_units_known: bool,
     /// When schedules were last loaded successfully.
     pub schedules_loaded_at: Option<DateTime<Utc>>,
+    /// The queues each agent is joined to (active in while On Queue), once loaded.
+    pub memberships: HashMap<AgentId, Vec<String>>,
 }
 
 impl ReferenceData {
@@ -127,6 +129,16 @@ impl ReferenceData {
             ScheduleLookup::NotScheduled
         } else {
             ScheduleLookup::Unknown
+        }
+    }
+
+    /// The queues an agent in `presence` is active in, as far as memberships tell: its joined
+    /// queues while On Queue, none otherwise.
+    pub fn active_queues(&self, agent_id: &str, presence: &SystemPresence) -> Vec<String> {
+        if *presence == SystemPresence::OnQueue {
+            self.memberships.get(agent_id).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
         }
     }
 

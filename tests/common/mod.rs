@@ -2,6 +2,8 @@
 //! admin API. Every wait is bounded.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod service;
+
 use std::{future::Future, sync::Arc, time::Duration};
 
 use agentcast::{

@@ -20,6 +20,7 @@ pub mod admission;
 pub mod downstream;
 pub mod filter;
 pub mod latency;
+pub mod latest;
 pub mod metrics;
 pub mod store;
 

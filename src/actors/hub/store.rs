@@ -100,6 +100,18 @@ impl Store {
         agents
     }
 
+    /// One agent's latest broadcast.
+    pub fn latest_of(&self, agent_id: &str) -> Option<&Arc<Published>> {
+        self.latest.get(agent_id)
+    }
+
+    /// Every agent's latest broadcast, by agent id.
+    pub fn all_latest(&self) -> Vec<Arc<Published>> {
+        let mut all: Vec<Arc<Published>> = self.latest.values().cloned().collect();
+        all.sort_unstable_by(|a, b| a.broadcast.agent_id.cmp(&b.broadcast.agent_id));
+        all
+    }
+
     pub fn ring_len(&self) -> usize {
         self.ring.len()
     }

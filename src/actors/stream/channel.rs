@@ -8,8 +8,9 @@
 //! - `{"message":"ping"}` every `ping_interval_secs`;
 //! - `v2.system.socket_closing` → reconnect at once; an unexpected close or error →
 //!   reconnect after capped exponential backoff with jitter;
-//! - before redialling, `HEAD` the channel: 404 means it expired or was evicted, and the
-//!   parent creates a new channel, resubscribes, and hands it over ([`UseChannel`]).
+//! - a channel that no longer exists (the socket upgrade answers 404, or a `HEAD` of the
+//!   channel does after a failed redial) is replaced: the parent creates a new channel,
+//!   resubscribes, and hands it over ([`UseChannel`]).
 //!
 //! It tells the parent [`ChannelUp`] (which triggers reconciliation) and [`ChannelDown`].
 
@@ -141,11 +142,18 @@ impl ChannelActor {
         );
         let verify = self.verify_first;
         let max_frame = self.cx.upstream.max_frame_bytes;
+        // Dial first: the socket needs no REST call, so a reconnect is not held up by a
+        // rate-limited REST budget. Only when dialling fails for another reason than a 404
+        // does a HEAD tell an expired or evicted channel from a passing fault.
         let fut = async move {
-            if verify && !client.channel_exists(&id).await.unwrap_or(true) {
-                return Err(SocketError::ChannelGone { uri });
+            match client.connect_channel(&uri, max_frame).await {
+                Err(SocketError::Connect { .. } | SocketError::Refused { .. })
+                    if verify && !client.channel_exists(&id).await.unwrap_or(true) =>
+                {
+                    Err(SocketError::ChannelGone { uri })
+                }
+                other => other,
             }
-            client.connect_channel(&uri, max_frame).await
         };
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
             Ok(socket) => {

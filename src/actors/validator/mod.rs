@@ -342,9 +342,10 @@ impl Handler<Reevaluate> for ValidatorActor {
             None => self.agents.keys().cloned().collect(),
         };
         for agent_id in candidates {
-            let Some(agent) = self.agents.get(&agent_id) else {
+            let Some(agent) = self.agents.get_mut(&agent_id) else {
                 continue;
             };
+            agent.tracked.derive_queues(&agent_id, &reference);
             let verdict =
                 verdict::evaluate(&agent_id, &agent.tracked, &reference, &self.rules, now);
             let changed = agent

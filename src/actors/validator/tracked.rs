@@ -60,6 +60,9 @@ pub struct Tracked {
     pub presence: Option<Presence>,
     pub routing: Option<Routing>,
     pub queues: Vec<String>,
+    /// Whether `queues` came from a notification (`activeQueueIds`) rather than from queue
+    /// memberships (after a REST observation).
+    pub queues_reported: bool,
     pub conversations: Option<BTreeMap<&'static str, MediaLoad>>,
     /// When the last conversation summary notification arrived.
     conversations_seen_at: Option<Instant>,
@@ -131,7 +134,22 @@ impl Tracked {
         self.presence = presence;
         self.routing = routing;
         self.queues = queues;
+        self.queues_reported |= event.active_queue_ids.is_some();
         Applied::Changed
+    }
+
+    /// Derives the active queues from queue memberships when no notification has reported
+    /// them; true when that changed them.
+    pub fn derive_queues(&mut self, agent_id: &str, reference: &ReferenceData) -> bool {
+        let Some(presence) = self.presence.as_ref().filter(|_| !self.queues_reported) else {
+            return false;
+        };
+        let derived = reference.active_queues(agent_id, &presence.system);
+        if derived == self.queues {
+            return false;
+        }
+        self.queues = derived;
+        true
     }
 
     /// A `v2.users.{id}.conversationsummary` notification.
@@ -173,6 +191,8 @@ impl Tracked {
                 && Some(&observed) != self.presence.as_ref()
             {
                 self.presence = Some(observed);
+                // activeQueueIds is not on the REST user: what a notification said is stale.
+                self.queues_reported = false;
                 changed = true;
             }
         }
@@ -199,6 +219,7 @@ impl Tracked {
                 changed = true;
             }
         }
+        changed |= self.derive_queues(&user.id, reference);
         if changed {
             Applied::Changed
         } else {

@@ -63,24 +63,25 @@ impl GenesysClient {
         .await
     }
 
-    /// Every active user, page after page until `pageCount` (or an empty page).
+    /// Every active user, page after page.
     pub async fn all_users(&self, expand: &[UserExpand]) -> Result<Vec<User>, GenesysError> {
-        let page_size = self.config().users_page_size;
-        let mut users = Vec::new();
-        let mut page_number = 1;
-        loop {
-            let page = self.users_page(page_number, page_size, expand).await?;
-            let fetched = page.entities.len();
-            users.extend(page.entities);
-            let last = match page.page_count {
-                Some(count) => page_number >= count,
-                None => page.next_uri.is_none(),
-            };
-            if last || fetched == 0 {
-                return Ok(users);
+        let (size, expand) = (
+            self.config().users_page_size.to_string(),
+            UserExpand::join(expand),
+        );
+        self.all_pages("GET /api/v2/users", |page_number| {
+            let number = page_number.to_string();
+            let mut pairs = vec![
+                ("pageSize", size.as_str()),
+                ("pageNumber", number.as_str()),
+                ("state", "active"),
+            ];
+            if !expand.is_empty() {
+                pairs.push(("expand", expand.as_str()));
             }
-            page_number += 1;
-        }
+            format!("/api/v2/users{}", query(pairs))
+        })
+        .await
     }
 
     /// One user (`GET /api/v2/users/{userId}`).

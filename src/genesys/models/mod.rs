@@ -26,7 +26,7 @@ pub use presence::{
     LegacyPresenceListing, OrganizationPresence, PresenceDefinition, PresenceDefinitionListing,
     PresenceDefinitionRef, SystemPresence, SystemPresenceEntity, UserPresence,
 };
-pub use routing::{LabelUtilization, MediaUtilization, UtilizationResponse};
+pub use routing::{LabelUtilization, MediaUtilization, Queue, QueueMember, UtilizationResponse};
 pub use users::{
     MediaCounts, MediaSummary, PagedListing, RoutingStatus, RoutingStatusKind, User,
     UserConversationSummary, UserListing,

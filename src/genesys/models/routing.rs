@@ -1,5 +1,7 @@
-//! Utilization (capacity) limits: `GET /api/v2/routing/users/{id}/utilization` and the
-//! org-wide `GET /api/v2/routing/utilization`.
+//! Routing: utilization (capacity) limits (`GET /api/v2/routing/users/{id}/utilization`,
+//! the org-wide `GET /api/v2/routing/utilization`), and queues with their members
+//! (`GET /api/v2/routing/queues`, `GET /api/v2/routing/queues/{id}/members`), which say which
+//! queues an agent is active in while On Queue.
 
 use std::collections::BTreeMap;
 
@@ -37,4 +39,33 @@ pub struct LabelUtilization {
     pub maximum_capacity: Option<u32>,
     pub interrupting_label_ids: Option<Vec<String>>,
     pub label_name: Option<String>,
+}
+
+/// An entry of `GET /api/v2/routing/queues` (`Queue`; only the fields agentcast reads).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queue {
+    pub id: String,
+    pub name: Option<String>,
+    pub member_count: Option<u32>,
+    pub joined_member_count: Option<u32>,
+    pub division: Option<super::EntityRef>,
+    pub self_uri: Option<String>,
+}
+
+/// An entry of `GET /api/v2/routing/queues/{queueId}/members` (`QueueMember`): the member's
+/// user id is `id`; `joined` says whether the member is active in the queue.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueMember {
+    pub id: String,
+    pub name: Option<String>,
+    pub user: Option<super::EntityRef>,
+    pub ring_number: Option<u32>,
+    pub joined: Option<bool>,
+    /// `user` | `group`.
+    pub member_by: Option<String>,
+    pub self_uri: Option<String>,
 }

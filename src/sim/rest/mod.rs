@@ -5,6 +5,7 @@
 pub mod notifications;
 pub mod oauth;
 pub mod presence;
+pub mod queues;
 pub mod routing;
 pub mod users;
 pub mod wfm;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::configure(cfg);
     presence::configure(cfg);
     routing::configure(cfg);
+    queues::configure(cfg);
     wfm::configure(cfg);
     notifications::configure(cfg);
 }

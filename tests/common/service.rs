@@ -1,0 +1,241 @@
+//! agentcast itself, started in-process against a [`TestSim`], on a free loopback port.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use agentcast::{
+    app::service::{Service, ServiceOptions},
+    config::Settings,
+    event::Scope,
+    http::auth::Grant,
+};
+use serde_json::Value;
+
+use super::{TestSim, WAIT, within};
+
+/// The key every test service accepts, with every scope and admin rights.
+pub const KEY: &str = "test-key-0123456789";
+
+pub struct TestService {
+    pub service: Option<Service>,
+    pub base: String,
+    http: awc::Client,
+}
+
+/// Settings tuned for tests: fast heartbeats, short backoffs, quick reconciliation.
+pub fn test_settings(sim: &TestSim) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.genesys.api_base = sim.handle.base.clone();
+    settings.genesys.retry_initial_backoff_ms = 20;
+    settings.genesys.retry_max_backoff_secs = 1;
+    settings.genesys.requests_per_minute = 300;
+    settings.http.listen = "127.0.0.1:0".into();
+    // The emulator's test heartbeat is 200 ms; expecting one every 500 ms leaves room for a
+    // loaded machine before the watchdog calls a socket dead (after 2.5 × 500 ms of silence).
+    settings.upstream.heartbeat_interval_secs = 0.5;
+    settings.upstream.ping_interval_secs = 0.5;
+    settings.upstream.reconnect_initial_backoff_ms = 50;
+    settings.upstream.reconnect_max_backoff_secs = 1;
+    settings.upstream.reconcile_delay_ms = 50;
+    settings.validation.pool_size = 2;
+    settings
+}
+
+impl TestService {
+    /// Starts a service against `sim`, with [`test_settings`] adjusted by `tweak`.
+    pub async fn start(sim: &TestSim, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings(sim);
+        tweak(&mut settings);
+        Self::try_start(sim, settings)
+            .await
+            .expect("the service starts")
+    }
+
+    pub async fn try_start(
+        sim: &TestSim,
+        settings: Settings,
+    ) -> Result<Self, agentcast::app::service::StartError> {
+        if std::env::var_os("AGENTCAST_TEST_LOG").is_some() {
+            agentcast::telemetry::init(agentcast::config::LogFormat::Human, "info");
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let grant = Grant {
+            name: "test".into(),
+            scopes: Scope::ALL.to_vec(),
+            admin: true,
+        };
+        let options = ServiceOptions {
+            settings: Arc::new(settings),
+            credentials: sim.credentials(),
+            listener,
+            extra_keys: vec![(KEY.to_owned(), grant)],
+        };
+        let service = within("service start", Service::start(options)).await?;
+        let base = format!("http://{}", service.local_addr);
+        Ok(Self {
+            service: Some(service),
+            base,
+            http: awc::Client::builder().timeout(WAIT).finish(),
+        })
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let mut response = within(
+            path,
+            self.http
+                .get(format!("{}{path}", self.base))
+                .insert_header(("Authorization", format!("Bearer {KEY}")))
+                .send(),
+        )
+        .await
+        .expect("agentcast answers");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().limit(64 << 20).await.expect("JSON")
+    }
+
+    /// Every agent's latest payload, by agent id.
+    pub async fn agents(&self) -> HashMap<String, Value> {
+        let agents = self.get_json("/v1/agents").await;
+        agents
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|a| {
+                (
+                    a["agentId"].as_str().expect("agentId").to_owned(),
+                    a.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let mut response = within(
+            "/metrics",
+            self.http.get(format!("{}/metrics", self.base)).send(),
+        )
+        .await
+        .expect("metrics");
+        String::from_utf8(
+            response
+                .body()
+                .limit(16 << 20)
+                .await
+                .expect("body")
+                .to_vec(),
+        )
+        .expect("utf-8")
+    }
+
+    /// The value of one sample, e.g. `agentcast_rejects_total{reason="stale"}` (0 if absent).
+    pub async fn metric(&self, sample: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `/readyz` says ready.
+    pub async fn ready(&self) {
+        within("readiness", async {
+            loop {
+                if let Ok(response) = self.http.get(format!("{}/readyz", self.base)).send().await
+                    && response.status().is_success()
+                {
+                    return;
+                }
+                actix_rt::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(service) = self.service.take() {
+            within("shutdown", service.shutdown()).await;
+        }
+    }
+}
+
+/// Differences between agentcast's view and the emulator's truth, one line each.
+pub async fn differences(sim: &TestSim, service: &TestService) -> Vec<String> {
+    let truth = sim.get("/sim/truth").await;
+    let agents = service.agents().await;
+    let mut diffs = Vec::new();
+    for t in truth["agents"].as_array().expect("truth agents") {
+        let id = t["id"].as_str().expect("id");
+        let Some(seen) = agents.get(id) else {
+            diffs.push(format!("{id}: missing"));
+            continue;
+        };
+        let m = &seen["availabilityStatusMatrix"];
+        let load: u64 = t["conversations"]
+            .as_object()
+            .expect("conversations")
+            .values()
+            .filter_map(Value::as_u64)
+            .sum();
+        let mut queues_truth: Vec<&str> = t["activeQueueIds"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut queues_seen: Vec<&str> = m["queues"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        queues_truth.sort_unstable();
+        queues_seen.sort_unstable();
+        let pairs = [
+            (
+                "presence",
+                t["systemPresence"].as_str().unwrap_or("").to_owned(),
+                m["currentStatus"].as_str().unwrap_or("").to_owned(),
+            ),
+            (
+                "routing",
+                t["routingStatus"].as_str().unwrap_or("").to_owned(),
+                m["routingStatus"].as_str().unwrap_or("").to_owned(),
+            ),
+            ("load", load.to_string(), m["interactionLoad"].to_string()),
+            ("queues", queues_truth.join(","), queues_seen.join(",")),
+        ];
+        for (what, expected, actual) in pairs {
+            if expected != actual {
+                diffs.push(format!("{id} {what}: truth {expected}, agentcast {actual}"));
+            }
+        }
+    }
+    diffs
+}
+
+/// Waits until agentcast's view equals the truth, or fails listing the differences.
+pub async fn converges(sim: &TestSim, service: &TestService, within_time: Duration) {
+    let deadline = std::time::Instant::now() + within_time;
+    loop {
+        let diffs = differences(sim, service).await;
+        if diffs.is_empty() {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!(
+                "not converged after {within_time:?}: {} differences, e.g.\n{}",
+                diffs.len(),
+                diffs[..diffs.len().min(10)].join("\n")
+            );
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}

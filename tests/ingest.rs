@@ -1,0 +1,371 @@
+//! The ingest half end to end: emulator → GenesysStreamActor → validators → hub →
+//! `/v1/agents`, over real loopback sockets. Every fault the emulator can inject while events
+//! flow is survived: the state converges to the emulator's truth and the matching counter
+//! moves.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    TestSim,
+    service::{TestService, converges},
+    within,
+};
+use serde_json::{Value, json};
+
+/// How long after the events stop agentcast may take to match the truth (the acceptance).
+const CONVERGE: Duration = Duration::from_secs(2);
+
+fn sim(agents: u32) -> TestSim {
+    TestSim::start(agents, |c| {
+        c.heartbeat_interval = Duration::from_millis(200);
+        c.socket_closing_grace = Duration::from_secs(1);
+    })
+}
+
+/// Waits until `sample` in `/metrics` reaches at least `at_least`.
+async fn counter_reaches(service: &TestService, sample: &str, at_least: f64) {
+    within(sample, async {
+        while service.metric(sample).await < at_least {
+            actix_rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+}
+
+async fn flow(sim: &TestSim, events_per_sec: f64) {
+    sim.post("/sim/rate", json!({"eventsPerSec": events_per_sec}))
+        .await;
+    sim.post("/sim/resume", json!({})).await;
+}
+
+async fn stop(sim: &TestSim) {
+    sim.post("/sim/pause", json!({})).await;
+}
+
+/// Lets events flow for `period` (the load of the test, not a wait for an outcome).
+async fn flow_for(sim: &TestSim, events_per_sec: f64, period: Duration) {
+    flow(sim, events_per_sec).await;
+    actix_rt::time::sleep(period).await;
+    stop(sim).await;
+}
+
+#[actix_rt::test]
+async fn every_agent_matches_the_emulators_truth_within_two_seconds_of_the_stream_stopping() {
+    let sim = sim(400);
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    flow_for(&sim, 200.0, Duration::from_secs(3)).await;
+    converges(&sim, &service, CONVERGE).await;
+    let truth = sim.get("/sim/truth").await;
+    assert!(
+        truth["eventsEmitted"].as_u64().unwrap() >= 300,
+        "events flowed: {}",
+        truth["eventsEmitted"]
+    );
+    assert!(
+        service
+            .metric("agentcast_signals_total{topic=\"activity\"}")
+            .await
+            > 0.0
+    );
+    service.shutdown().await;
+}
+
+/// Runs events, injects `fault`, waits for `counter` to move, then checks convergence.
+async fn survives(fault: &str, body: Value, counter: &str) {
+    let sim = sim(150);
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    let before = service.metric(counter).await;
+    flow(&sim, 100.0).await;
+    // Let some notifications arrive first, so that duplicate and stale have something to copy.
+    let activity = "agentcast_signals_total{topic=\"activity\"}";
+    counter_reaches(&service, activity, service.metric(activity).await + 20.0).await;
+    sim.fault(fault, body).await;
+    counter_reaches(&service, counter, before + 1.0).await;
+    flow_for(&sim, 100.0, Duration::from_millis(500)).await;
+    converges(&sim, &service, CONVERGE).await;
+    service.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_dropped_socket_is_reconnected_and_the_state_converges() {
+    survives(
+        "drop_sockets",
+        json!({}),
+        "agentcast_upstream_reconnects_total{cause=\"closed\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn socket_closing_reconnects_at_once_and_the_state_converges() {
+    survives(
+        "socket_closing",
+        json!({"graceSecs": 5}),
+        "agentcast_upstream_reconnects_total{cause=\"socket_closing\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn an_expired_channel_is_replaced_and_resubscribed() {
+    survives(
+        "expire_channel",
+        json!({}),
+        "agentcast_upstream_reconnects_total{cause=\"channel_gone\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_malformed_frame_is_rejected_and_counted() {
+    survives(
+        "malformed_frame",
+        json!({}),
+        "agentcast_rejects_total{reason=\"malformed\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn an_oversized_frame_is_rejected_and_counted() {
+    survives(
+        "oversized_frame",
+        json!({"bytes": 70_000}),
+        "agentcast_rejects_total{reason=\"oversized\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_duplicate_is_discarded_and_counted() {
+    survives(
+        "duplicate",
+        json!({}),
+        "agentcast_rejects_total{reason=\"duplicate\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_stale_event_is_discarded_and_counted() {
+    survives(
+        "stale_event",
+        json!({}),
+        "agentcast_rejects_total{reason=\"stale\"}",
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn stopped_heartbeats_are_noticed_by_the_watchdog() {
+    let sim = sim(150);
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    // A silent socket: no events, no heartbeats, no pongs.
+    sim.fault("stop_heartbeats", json!({"secs": 2})).await;
+    counter_reaches(
+        &service,
+        "agentcast_upstream_reconnects_total{cause=\"heartbeat_timeout\"}",
+        1.0,
+    )
+    .await;
+    flow_for(&sim, 100.0, Duration::from_millis(500)).await;
+    converges(&sim, &service, CONVERGE).await;
+    service.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn an_expired_token_is_renewed_without_losing_events() {
+    let sim = sim(150);
+    let service =
+        TestService::start(&sim, |s| s.reference.utilization_fetches_per_minute = 600).await;
+    service.ready().await;
+    flow(&sim, 100.0).await;
+    sim.fault("expire_tokens", json!({})).await;
+    // The background utilization fill calls REST every 100 ms: the next call meets the 401.
+    counter_reaches(&service, "agentcast_genesys_rest_requests_total{route=\"GET /api/v2/routing/users/{userId}/utilization\",status=\"401\"}", 1.0).await;
+    sim.fault("drop_sockets", json!({})).await;
+    flow_for(&sim, 100.0, Duration::from_millis(500)).await;
+    converges(&sim, &service, CONVERGE).await;
+    assert!(
+        sim.calls("POST /oauth/token", 200).await >= 2,
+        "a second token was fetched"
+    );
+    service.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_sixty_second_rate_limit_storm_is_waited_out() {
+    let sim = sim(150);
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    flow(&sim, 50.0).await;
+    sim.fault("rate_limit", json!({"secs": 60})).await;
+    // A reconnect during the storm needs a reconciliation, which must wait the storm out.
+    sim.fault("drop_sockets", json!({})).await;
+    let reconciled = service
+        .metric("agentcast_signals_total{topic=\"reconciled\"}")
+        .await;
+    counter_reaches(
+        &service,
+        "agentcast_genesys_rest_requests_total{route=\"GET /api/v2/users\",status=\"429\"}",
+        1.0,
+    )
+    .await;
+    let storm_over = async {
+        while service
+            .metric("agentcast_signals_total{topic=\"reconciled\"}")
+            .await
+            <= reconciled
+        {
+            actix_rt::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    actix_rt::time::timeout(Duration::from_secs(90), storm_over)
+        .await
+        .expect("reconciliation finished after the storm");
+    stop(&sim).await;
+    converges(&sim, &service, CONVERGE).await;
+    service.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn changes_made_while_the_socket_was_down_arrive_marked_reconciled() {
+    let sim = sim(150);
+    // A slow reconnect leaves a window in which the emulator moves agents unseen.
+    let service =
+        TestService::start(&sim, |s| s.upstream.reconnect_initial_backoff_ms = 1500).await;
+    service.ready().await;
+    let before = sim.get("/sim/truth").await;
+    sim.fault("drop_sockets", json!({})).await;
+    sim.post("/sim/step", json!({"count": 40})).await;
+    let after = sim.get("/sim/truth").await;
+    let moved: Vec<String> = before["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after["agents"].as_array().unwrap())
+        .filter(|(b, a)| b != a)
+        .map(|(_, a)| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!moved.is_empty(), "the emulator moved some agents");
+
+    converges(&sim, &service, Duration::from_secs(10)).await;
+    let agents = service.agents().await;
+    for id in &moved {
+        assert_eq!(
+            agents[id]["reconciled"],
+            json!(true),
+            "agent {id}'s change arrived by reconciliation"
+        );
+    }
+    assert!(
+        service
+            .metric("agentcast_signals_total{topic=\"reconciled\"}")
+            .await
+            > 150.0
+    );
+    service.shutdown().await;
+}
+
+/// Every media type's count, as the emulator's state body takes them.
+fn conversations(calls: u32, chats: u32) -> Value {
+    json!({"call": calls, "callback": 0, "chat": chats, "email": 0, "message": 0})
+}
+
+/// Waits until the agent's latest payload lists exactly `want`.
+async fn violations_become(service: &TestService, agent: &str, want: &[&str]) {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let payload = service.get_json(&format!("/v1/agents/{agent}")).await;
+        let kinds: Vec<&str> = payload["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["kind"].as_str().unwrap())
+            .collect();
+        if kinds == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "wanted violations {want:?}, the latest payload is {payload}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn over_capacity_and_off_shift_show_as_violations_and_clear_when_fixed() {
+    let sim = sim(30);
+    // A schedule change is fetched at most once per schedule_min_interval_secs: keep it short.
+    let service = TestService::start(&sim, |s| s.reference.schedule_min_interval_secs = 1).await;
+    service.ready().await;
+    let truth = sim.get("/sim/truth").await;
+    let agent = truth["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["onShift"] == json!(true))
+        .expect("an agent on shift")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.post(&format!("/sim/agents/{agent}/state"), json!({"systemPresence": "OnQueue", "routingStatus": "INTERACTING", "conversations": conversations(0, 2)})).await;
+    violations_become(&service, &agent, &[]).await;
+    sim.post(
+        &format!("/sim/agents/{agent}/state"),
+        json!({"conversations": conversations(2, 2)}),
+    )
+    .await;
+    violations_become(&service, &agent, &["over_capacity"]).await;
+    sim.post(
+        &format!("/sim/agents/{agent}/state"),
+        json!({"conversations": conversations(1, 2)}),
+    )
+    .await;
+    violations_become(&service, &agent, &[]).await;
+    sim.post(
+        &format!("/sim/agents/{agent}/shifts"),
+        json!({"offShift": true}),
+    )
+    .await;
+    violations_become(&service, &agent, &["off_shift"]).await;
+    sim.post(&format!("/sim/agents/{agent}/state"), json!({"systemPresence": "Offline", "routingStatus": "OFF_QUEUE", "conversations": conversations(0, 0)})).await;
+    violations_become(&service, &agent, &[]).await;
+    service.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn rest_calls_after_start_up_do_not_grow_with_the_event_rate() {
+    let sim = sim(1000);
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    let total = |v: Value| v["total"].as_u64().unwrap();
+    let period = Duration::from_secs(6);
+
+    let start = total(sim.get("/sim/calls").await);
+    flow_for(&sim, 10.0, period).await;
+    let slow = total(sim.get("/sim/calls").await) - start;
+
+    let start = total(sim.get("/sim/calls").await);
+    flow_for(&sim, 500.0, period).await;
+    let fast = total(sim.get("/sim/calls").await) - start;
+
+    let events = sim.get("/sim/truth").await["eventsEmitted"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        events > 2_000,
+        "the fast period emitted many events ({events})"
+    );
+    assert!(
+        fast <= slow + slow / 2 + 3,
+        "REST calls grew with the event rate: {slow} at 10/s, {fast} at 500/s"
+    );
+    service.shutdown().await;
+}
