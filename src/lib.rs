@@ -11,11 +11,14 @@
 //!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
 //!  cli, app  the commands (run, demo, sim, check-config) and their wiring
 //!  event     the domain types that flow between actors (Validated, Broadcast, AuditRecord)
+//!  actors    webhook (outbox, signed retried delivery) and audit (hash-chained trail)
+//!  store     the embedded SQLite (WAL) the webhook outbox and the audit trail are kept in
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actors;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -24,4 +27,5 @@ pub mod genesys;
 pub mod http;
 pub mod metrics;
 pub mod sim;
+pub mod store;
 pub mod telemetry;
