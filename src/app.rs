@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use crate::{
-    cli::{Cli, Command},
+    actors::audit::{VerifyError, verify_path},
+    cli::{AuditCommand, Cli, Command},
     config::{ConfigError, Settings},
     telemetry,
 };
@@ -25,6 +26,10 @@ pub fn main(cli: Cli) -> ExitCode {
     );
     match cli.command {
         Command::CheckConfig => check_config(&settings),
+        Command::Audit(AuditCommand::Verify { path }) => audit_verify(
+            path.as_deref()
+                .unwrap_or_else(|| std::path::Path::new(&settings.audit.path)),
+        ),
         Command::Run | Command::Demo(_) | Command::Sim(_) => {
             eprintln!("agentcast: not yet wired");
             ExitCode::from(EXIT_FAILURE)
@@ -44,6 +49,36 @@ fn check_config(settings: &Settings) -> ExitCode {
         None => println!("{settings:#?}"),
     }
     ExitCode::SUCCESS
+}
+
+/// `agentcast audit verify`: exit 0 when the chain is intact, 1 when broken or unreadable.
+fn audit_verify(path: &std::path::Path) -> ExitCode {
+    match verify_path(path) {
+        Ok(v) => {
+            let ids = match (v.first_id, v.last_id) {
+                (Some(first), Some(last)) => format!(" (ids {first}..={last})"),
+                _ => String::new(),
+            };
+            let anchor = v
+                .anchor_id
+                .map(|id| format!(", from the retention anchor at record {id}"))
+                .unwrap_or_default();
+            println!(
+                "audit chain intact: {} records{ids}{anchor}; head sha256 {}",
+                v.records,
+                hex::encode(v.head)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(VerifyError::Broken(broken)) => {
+            println!("audit chain BROKEN in {}: {broken}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+        Err(err) => {
+            eprintln!("agentcast: cannot verify {}: {err}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }
 
 fn toml_render(settings: &Settings) -> Option<String> {

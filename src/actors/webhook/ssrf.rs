@@ -41,9 +41,9 @@ pub enum Blocked {
 
 fn address_reason(host: &str, ip: &IpAddr, class: &str) -> String {
     let what = if *host == ip.to_string() {
-        format!("{host} is a {class} address")
+        format!("{host} is a non-public address ({class})")
     } else {
-        format!("{host} is {ip}, a {class} address")
+        format!("{host} resolves to {ip}, a non-public address ({class})")
     };
     format!("{what}; list {host} in webhook.allow_hosts to allow it")
 }
@@ -157,20 +157,20 @@ fn normalize_host(host: &str) -> String {
 /// IPv4 ranges that are not public, most specific first (the first match names the class).
 const V4_BLOCKED: &[(Ipv4Addr, u8, &str)] = &[
     (Ipv4Addr::new(169, 254, 169, 254), 32, "cloud metadata"),
-    (Ipv4Addr::new(0, 0, 0, 0), 8, "unspecified (0.0.0.0/8)"),
-    (Ipv4Addr::new(10, 0, 0, 0), 8, "private (RFC 1918)"),
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "unspecified, 0.0.0.0/8"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private, RFC 1918"),
     (
         Ipv4Addr::new(100, 64, 0, 0),
         10,
-        "shared (carrier-grade NAT)",
+        "shared, carrier-grade NAT",
     ),
     (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
     (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local"),
-    (Ipv4Addr::new(172, 16, 0, 0), 12, "private (RFC 1918)"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private, RFC 1918"),
     (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignment"),
     (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation"),
     (Ipv4Addr::new(192, 88, 99, 0), 24, "6to4 relay"),
-    (Ipv4Addr::new(192, 168, 0, 0), 16, "private (RFC 1918)"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private, RFC 1918"),
     (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
     (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation"),
     (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation"),
@@ -188,12 +188,12 @@ const V6_BLOCKED: &[(Ipv6Addr, u8, &str)] = &[
         128,
         "cloud metadata",
     ),
-    (Ipv6Addr::UNSPECIFIED, 96, "IPv4-compatible (deprecated)"),
+    (Ipv6Addr::UNSPECIFIED, 96, "deprecated IPv4-compatible"),
     (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96, "NAT64"),
     (
         Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
         48,
-        "NAT64 (local)",
+        "local NAT64",
     ),
     (
         Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
@@ -215,7 +215,7 @@ const V6_BLOCKED: &[(Ipv6Addr, u8, &str)] = &[
     (
         Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
         16,
-        "segment routing (SRv6)",
+        "segment routing, SRv6",
     ),
     (
         Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
@@ -226,7 +226,7 @@ const V6_BLOCKED: &[(Ipv6Addr, u8, &str)] = &[
     (
         Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
         10,
-        "site-local (deprecated)",
+        "deprecated site-local",
     ),
     (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
 ];
@@ -263,7 +263,7 @@ fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
 fn mapped_class(v4: &'static str) -> &'static str {
     match v4 {
         "loopback" => "IPv4-mapped loopback",
-        "private (RFC 1918)" => "IPv4-mapped private (RFC 1918)",
+        "private, RFC 1918" => "IPv4-mapped private, RFC 1918",
         "link-local" => "IPv4-mapped link-local",
         "cloud metadata" => "IPv4-mapped cloud metadata",
         _ => "IPv4-mapped non-public",
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(refused_class(&guard, "http://127.0.0.1:9/hook"), "loopback");
         assert_eq!(
             refused_class(&guard, "http://10.0.0.1/hook"),
-            "private (RFC 1918)"
+            "private, RFC 1918"
         );
         assert_eq!(
             refused_class(&guard, "http://169.254.169.254/latest/meta-data"),
@@ -320,7 +320,7 @@ mod tests {
         let message = vet(&guard, "http://10.0.0.1/hook").unwrap_err().to_string();
         assert_eq!(
             message,
-            "refused: 10.0.0.1 is a private (RFC 1918) address; list 10.0.0.1 in \
+            "refused: 10.0.0.1 is a non-public address (private, RFC 1918); list 10.0.0.1 in \
              webhook.allow_hosts to allow it"
         );
     }
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(refused_class(&guard, "http://0x7f.1/"), "loopback");
         assert_eq!(
             refused_class(&guard, "http://0.0.0.0/"),
-            "unspecified (0.0.0.0/8)"
+            "unspecified, 0.0.0.0/8"
         );
         // A name is resolved and its address judged (localhost resolves without a network).
         let class = refused_class(&guard, "http://localhost:9/");
@@ -381,9 +381,9 @@ mod tests {
             assert_eq!(classify(ip.parse().unwrap()), None, "{ip}");
         }
         for (ip, class) in [
-            ("172.31.255.255", "private (RFC 1918)"),
-            ("192.168.1.1", "private (RFC 1918)"),
-            ("100.64.0.1", "shared (carrier-grade NAT)"),
+            ("172.31.255.255", "private, RFC 1918"),
+            ("192.168.1.1", "private, RFC 1918"),
+            ("100.64.0.1", "shared, carrier-grade NAT"),
             ("169.254.1.1", "link-local"),
             ("255.255.255.255", "reserved or broadcast"),
             ("fe80::1", "link-local"),
@@ -392,7 +392,7 @@ mod tests {
             ("64:ff9b::7f00:1", "NAT64"),
             ("2002:7f00:1::", "6to4"),
             ("2001:0:4136:e378::1", "Teredo"),
-            ("::7f00:1", "IPv4-compatible (deprecated)"),
+            ("::7f00:1", "deprecated IPv4-compatible"),
             ("ff02::1", "multicast"),
         ] {
             assert_eq!(classify(ip.parse().unwrap()), Some(class), "{ip}");

@@ -13,6 +13,35 @@ use tokio::sync::mpsc;
 
 use crate::event::{AGENT_STATE_TYPE, AgentState, AgentStatePayload, Broadcast, Scope};
 
+/// An actor that forwards every message it gets into a channel: how tests observe
+/// [`super::DeliveryReport`]s and audit records without polling.
+pub struct Forward<M>(mpsc::UnboundedSender<M>);
+
+impl<M: Unpin + 'static> actix::Actor for Forward<M> {
+    type Context = actix::Context<Self>;
+}
+
+impl<M> actix::Handler<M> for Forward<M>
+where
+    M: actix::Message<Result = ()> + Send + Unpin + 'static,
+{
+    type Result = ();
+
+    fn handle(&mut self, msg: M, _: &mut actix::Context<Self>) {
+        let _ = self.0.send(msg);
+    }
+}
+
+/// A recipient whose messages arrive on the returned channel.
+pub fn forward<M>() -> (actix::Recipient<M>, mpsc::UnboundedReceiver<M>)
+where
+    M: actix::Message<Result = ()> + Send + Unpin + 'static,
+{
+    use actix::Actor;
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Forward(tx).start().recipient(), rx)
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
