@@ -159,7 +159,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     submit("evt_fine", 2).await;
     until_final(&mut reports, "evt_fine").await;
 
-    let body = json!("GET", "/v1/webhooks".to_owned());
+    let body = json!("GET", "/v1/webhooks");
     let hook = &body["endpoints"][0];
     assert_eq!(hook["id"], "crm");
     assert_eq!(hook["enabled"], true);
@@ -171,12 +171,9 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
         "evt_fine's success ended the failing streak"
     );
     assert!(hook["last_success_at"].is_string());
-    assert_eq!(
-        json!("GET", "/v1/webhooks/crm".to_owned())["max_attempts"],
-        3
-    );
+    assert_eq!(json!("GET", "/v1/webhooks/crm")["max_attempts"], 3);
 
-    let body = json!("GET", "/v1/webhooks/crm/dead-letters".to_owned());
+    let body = json!("GET", "/v1/webhooks/crm/dead-letters");
     let letters = body["dead_letters"].as_array().unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0]["event_id"], "evt_lost");
@@ -188,10 +185,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
         "gave up after 3 attempts; last: HTTP 500"
     );
 
-    let body = json!(
-        "GET",
-        "/v1/webhooks/crm/events/evt_lost/attempts".to_owned()
-    );
+    let body = json!("GET", "/v1/webhooks/crm/events/evt_lost/attempts");
     let attempts = body["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
     assert_eq!(
@@ -204,21 +198,15 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     // Replay one: delivered again under its own webhook-id.
     *failing.lock().unwrap() = false;
     receiver.drain();
-    let body = json!(
-        "POST",
-        "/v1/webhooks/crm/dead-letters/evt_lost/replay".to_owned()
-    );
+    let body = json!("POST", "/v1/webhooks/crm/dead-letters/evt_lost/replay");
     assert_eq!(body["replayed"], 1);
     let delivered = until_final(&mut reports, "evt_lost").await;
     assert_eq!(delivered.result, ReportResult::Delivered);
     assert_eq!(delivered.attempt, 1, "a replay starts its attempts again");
     assert_eq!(receiver.next(WAIT).await.unwrap().id, "evt_lost");
-    let body = json!("GET", "/v1/webhooks/crm/dead-letters".to_owned());
+    let body = json!("GET", "/v1/webhooks/crm/dead-letters");
     assert!(body["dead_letters"].as_array().unwrap().is_empty());
-    let attempts = json!(
-        "GET",
-        "/v1/webhooks/crm/events/evt_lost/attempts".to_owned()
-    );
+    let attempts = json!("GET", "/v1/webhooks/crm/events/evt_lost/attempts");
     assert_eq!(
         attempts["attempts"].as_array().unwrap().len(),
         4,
@@ -246,10 +234,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     assert_eq!(ids, ["evt_p", "evt_q"]);
 
     // Enabling an enabled endpoint is harmless.
-    assert_eq!(
-        json!("POST", "/v1/webhooks/crm/enable".to_owned())["enabled"],
-        true
-    );
+    assert_eq!(json!("POST", "/v1/webhooks/crm/enable")["enabled"], true);
 
     // Refusals.
     assert_eq!(

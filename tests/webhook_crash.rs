@@ -138,7 +138,7 @@ async fn crash_test() {
     let mut requests = 0u64;
     let mut receiver = TestReceiver::start(Box::new(move |_| {
         requests += 1;
-        if requests % 7 == 0 {
+        if requests.is_multiple_of(7) {
             Reply::status(500)
         } else {
             Reply::ok()
