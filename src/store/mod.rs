@@ -5,8 +5,16 @@
 //! numbered migrations recorded in `PRAGMA user_version`. Each store has exactly one writing
 //! connection, owned by its own thread (a `SyncArbiter` actor), so no SQLite call ever runs
 //! on an actix event loop.
+//!
+//! WAL checkpoints (copying the log back into the database file, with an fsync) run on a
+//! [`Checkpointer`] thread of their own, so the writer's commits do not stall behind them; the
+//! writer checkpoints itself only if the log grows past [`WRITER_CHECKPOINT_PAGES`] anyway.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc,
+    time::Duration,
+};
 
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
@@ -14,6 +22,12 @@ use serde::{Deserialize, Serialize};
 /// How long a connection waits for another's lock before failing (the verifier or an operator's
 /// `sqlite3` shell may hold a read lock briefly).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// The writer checkpoints itself only past this many WAL pages (4 KiB each): a safety net for
+/// a checkpointer that cannot keep up, not the normal path.
+pub const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 
 /// When a commit is considered durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +42,8 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
-    fn pragma(self) -> &'static str {
+    /// The value of `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
         match self {
             Self::Normal => "NORMAL",
             Self::Full => "FULL",
@@ -58,6 +73,12 @@ pub enum StoreError {
     },
     #[error("{path} does not exist")]
     Missing { path: String },
+    #[error("cannot start the checkpoint thread of {path}: {source}")]
+    Thread {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -111,8 +132,9 @@ fn configure(conn: &Connection, synchronous: Synchronous) -> Result<(), StoreErr
         tracing::warn!(mode, "SQLite refused WAL mode; writes will block readers.");
     }
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY;",
-        synchronous.pragma()
+        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {};",
+        synchronous.pragma(),
+        WRITER_CHECKPOINT_PAGES
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
@@ -135,6 +157,40 @@ fn migrate(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<(),
         tx.commit()?;
     }
     Ok(())
+}
+
+/// A thread that runs passive WAL checkpoints on its own connection. Passive checkpoints never
+/// block the writer; dropping the handle stops the thread.
+pub struct Checkpointer {
+    /// Dropped with the handle, which ends the thread's wait.
+    _stop: mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    pub fn spawn(path: &Path) -> Result<Self, StoreError> {
+        let conn = open_existing(path)?;
+        let shown: PathBuf = path.to_owned();
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("agentcast-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        row.get::<_, i64>(0)
+                    });
+                    if let Err(e) = done {
+                        tracing::warn!(path = %shown.display(), error = %e, "WAL checkpoint failed; the writer checkpoints when the log grows.");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Thread {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Self { _stop: stop })
+    }
 }
 
 #[cfg(test)]

@@ -285,47 +285,48 @@ impl AuditActor {
         let batch: Vec<PendingRecord> = self.queue.drain(..take).collect();
         // Gap records are not in `accepted`, so they do not count towards `committed`.
         let counted = batch.iter().filter(|r| r.kind != GAP_KIND).count() as u64;
+        let written = batch.len() as u64;
         let timer = self.metrics.batch_seconds.start_timer();
-        let write = self.writer.send(WriteBatch {
-            records: batch.clone(),
-        });
+        let write = self.writer.send(WriteBatch { records: batch });
         ctx.spawn(write.into_actor(self).map(move |res, act, ctx| {
             timer.observe_duration();
-            let failure = match res {
-                Ok(Ok(_)) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            match failure {
-                None => {
-                    act.metrics.written.inc_by(batch.len() as u64);
-                    act.committed += counted;
-                    let committed = act.committed;
-                    let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut act.flush_waiters)
-                        .into_iter()
-                        .partition(|(n, _)| *n <= committed);
-                    act.flush_waiters = open;
-                    for (_, waiter) in done {
-                        let _ = waiter.send(());
-                    }
-                    act.writing = false;
-                    act.close_gap();
-                    act.metrics.queued.set(act.queue.len() as i64);
+            let (error, returned) = match res {
+                Ok(Ok(_)) => {
+                    act.written(written, counted);
                     act.write(ctx);
+                    return;
                 }
-                Some(e) => {
-                    act.metrics.write_errors.inc();
-                    error!(error = %e, records = batch.len(), "Audit write failed; retrying.");
-                    for record in batch.into_iter().rev() {
-                        act.queue.push_front(record);
-                    }
-                    ctx.run_later(WRITE_RETRY_DELAY, |act, ctx| {
-                        act.writing = false;
-                        act.write(ctx);
-                    });
-                }
+                Ok(Err(failed)) => (failed.error.to_string(), failed.records),
+                // The writer thread is gone (shutdown): nothing left to retry on.
+                Err(e) => (e.to_string(), Vec::new()),
+            };
+            act.metrics.write_errors.inc();
+            error!(error = %error, records = returned.len(), "Audit write failed; retrying.");
+            for record in returned.into_iter().rev() {
+                act.queue.push_front(record);
             }
+            ctx.run_later(WRITE_RETRY_DELAY, |act, ctx| {
+                act.writing = false;
+                act.write(ctx);
+            });
         }));
+    }
+
+    /// A batch of `written` records, `counted` of them flushable, is committed.
+    fn written(&mut self, written: u64, counted: u64) {
+        self.metrics.written.inc_by(written);
+        self.committed += counted;
+        let committed = self.committed;
+        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flush_waiters)
+            .into_iter()
+            .partition(|(n, _)| *n <= committed);
+        self.flush_waiters = open;
+        for (_, waiter) in done {
+            let _ = waiter.send(());
+        }
+        self.writing = false;
+        self.close_gap();
+        self.metrics.queued.set(self.queue.len() as i64);
     }
 
     fn flush(&mut self) -> oneshot::Receiver<()> {

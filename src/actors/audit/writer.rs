@@ -51,6 +51,8 @@ pub struct PendingRecord {
 
 pub struct AuditWriter {
     conn: Connection,
+    /// Runs the WAL checkpoints off this thread; stops with the writer.
+    _checkpointer: store::Checkpointer,
     /// Id and hash of the last record written (or of the anchor, or 0 and the genesis).
     last_id: i64,
     last_hash: [u8; 32],
@@ -65,20 +67,24 @@ impl AuditWriter {
     pub fn start(path: &Path, synchronous: Synchronous) -> Result<Addr<Self>, StoreError> {
         let conn = store::open(path, synchronous, MIGRATIONS)?;
         let (last_id, last_hash) = head(&conn)?;
-        let slot = Mutex::new(Some(conn));
+        let slot = Mutex::new(Some((conn, store::Checkpointer::spawn(path)?)));
         Ok(SyncArbiter::start_with_thread_builder(
             1,
             || std::thread::Builder::new().name("agentcast-audit".into()),
-            move || AuditWriter {
+            move || {
                 // expect: one thread, and this actor never stops itself, so the factory runs
                 // once; the lock is never poisoned (nothing panics while holding it).
-                conn: slot
+                let (conn, checkpointer) = slot
                     .lock()
                     .expect("audit slot lock")
                     .take()
-                    .expect("the audit connection is taken once"),
-                last_id,
-                last_hash,
+                    .expect("the audit connection is taken once");
+                AuditWriter {
+                    conn,
+                    _checkpointer: checkpointer,
+                    last_id,
+                    last_hash,
+                }
             },
         ))
     }
@@ -106,18 +112,33 @@ fn head(conn: &Connection) -> Result<(i64, [u8; 32]), StoreError> {
     })
 }
 
-/// Writes records in one transaction, in order.
+/// Writes records in one transaction, in order; answers the id of the last one.
 #[derive(Message)]
-#[rtype(result = "Result<i64, StoreError>")]
+#[rtype(result = "Result<i64, BatchNotWritten>")]
 pub struct WriteBatch {
     pub records: Vec<PendingRecord>,
 }
 
+/// A failed [`WriteBatch`], handing the records back to be retried.
+#[derive(Debug)]
+pub struct BatchNotWritten {
+    pub error: StoreError,
+    pub records: Vec<PendingRecord>,
+}
+
 impl Handler<WriteBatch> for AuditWriter {
-    /// The id of the last record written.
-    type Result = Result<i64, StoreError>;
+    type Result = Result<i64, BatchNotWritten>;
 
     fn handle(&mut self, msg: WriteBatch, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write(&msg.records).map_err(|error| BatchNotWritten {
+            error,
+            records: msg.records,
+        })
+    }
+}
+
+impl AuditWriter {
+    fn write(&mut self, records: &[PendingRecord]) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
         let (mut id, mut prev) = (self.last_id, self.last_hash);
         {
@@ -125,7 +146,7 @@ impl Handler<WriteBatch> for AuditWriter {
                 "INSERT INTO audit (id, at, at_us, kind, agent_id, details, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for record in msg.records {
+            for record in records {
                 id += 1;
                 let at = record.at.to_rfc3339_opts(SecondsFormat::Micros, true);
                 let details = record.details.to_string();

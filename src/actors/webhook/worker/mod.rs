@@ -22,26 +22,26 @@ use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
     ResponseFuture, SpawnHandle, WrapFuture,
 };
-use actix_web::http::{StatusCode, header};
-use bytes::BytesMut;
-use futures_util::StreamExt;
+use actix_web::http::header;
 use tokio::sync::oneshot;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error};
+
+mod health;
+mod report;
 
 use super::{
     DeliveryReport, ReportResult,
+    attempt::{AttemptError, Attempted, send},
     endpoint::Endpoint,
     metrics::WebhookMetrics,
     outbox::{
-        AttemptLog, DEAD_REASON_DISABLED, DeadLetterPending, EndpointRecord, LoadPending,
-        NextState, OutboxStore, Outcome, RecordOutcomes, SaveEndpoint, now_ms,
+        AttemptLog, DEAD_REASON_DISABLED, EndpointRecord, LoadPending, NextState, OutboxStore,
+        Outcome, RecordOutcomes, SaveEndpoint, now_ms,
     },
-    retry::parse_retry_after,
     scheduler::{Delivery, Finish, Scheduler},
-    signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP},
-    ssrf::{Blocked, SsrfGuard},
+    ssrf::SsrfGuard,
 };
-use crate::event::{AuditKind, AuditRecord, AuditSink};
+use crate::event::AuditSink;
 
 /// Wait before retrying an outbox read or write that failed.
 const STORE_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -106,54 +106,6 @@ pub struct FlushOutcomes;
 pub struct EndpointChanged {
     pub endpoint: Arc<str>,
     pub enabled: bool,
-}
-
-/// Why an attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AttemptError {
-    #[error("{0}")]
-    Blocked(#[from] Blocked),
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("connection failed: {0}")]
-    Network(String),
-    #[error("redirect not followed: {status} to {location}")]
-    Redirect { status: u16, location: String },
-    #[error("410 Gone: the receiver asked for no more deliveries")]
-    Gone,
-    #[error("429 Too Many Requests")]
-    Throttled,
-    #[error("HTTP {0}")]
-    Status(u16),
-}
-
-impl AttemptError {
-    /// The `outcome` label of `agentcast_webhook_attempts_total`.
-    fn label(&self) -> &'static str {
-        match self {
-            Self::Blocked(_) => "blocked",
-            Self::Timeout(_) => "timeout",
-            Self::Network(_) => "network",
-            Self::Redirect { .. } => "redirect",
-            Self::Gone => "gone",
-            Self::Throttled | Self::Status(_) => "http_error",
-        }
-    }
-
-    /// A 429 or a timeout: the next wait is at least the throttle floor.
-    fn throttled(&self) -> bool {
-        matches!(self, Self::Throttled | Self::Timeout(_))
-    }
-}
-
-/// What one attempt came to.
-struct Attempted {
-    at_ms: i64,
-    duration: Duration,
-    status: Option<u16>,
-    error: Option<AttemptError>,
-    retry_after: Option<Duration>,
-    response: Option<String>,
 }
 
 pub struct EndpointWorker {
@@ -400,127 +352,6 @@ impl EndpointWorker {
         self.pump(ctx);
     }
 
-    fn succeeded(&mut self, delivery: &Delivery) {
-        let now = now_ms();
-        self.shared
-            .metrics
-            .delivery_seconds
-            .with_label_values(&[self.endpoint()])
-            .observe((now - delivery.accepted_ms).max(0) as f64 / 1000.0);
-        self.record.last_success_ms = Some(now);
-        if self.record.failing_since_ms.take().is_some() {
-            info!(endpoint = self.endpoint(), "Webhook endpoint recovered.");
-            self.persist();
-        }
-    }
-
-    /// Books a failure against the endpoint's health; disables it on a 410 or when it has
-    /// failed without a success for `disable_after`.
-    fn failed(&mut self, error: &AttemptError, status: Option<u16>, ctx: &mut Context<Self>) {
-        let now = now_ms();
-        self.last_failure = Some(FailureSummary {
-            at: chrono::Utc::now(),
-            status,
-            error: error.to_string(),
-        });
-        let since = match self.record.failing_since_ms {
-            Some(since) => since,
-            None => {
-                self.record.failing_since_ms = Some(now);
-                self.persist();
-                now
-            }
-        };
-        if *error == AttemptError::Gone {
-            self.disable("the receiver answered 410 Gone".into(), ctx);
-        } else {
-            let failing_for = Duration::from_millis((now - since).max(0).unsigned_abs());
-            if failing_for >= self.shared.disable_after {
-                self.disable(
-                    format!(
-                        "every attempt failed for {} s (disable_after is {} s); last: {error}",
-                        failing_for.as_secs(),
-                        self.shared.disable_after.as_secs()
-                    ),
-                    ctx,
-                );
-            }
-        }
-    }
-
-    fn disable(&mut self, reason: String, ctx: &mut Context<Self>) {
-        if !self.record.enabled {
-            return;
-        }
-        warn!(
-            endpoint = self.endpoint(),
-            reason, "Webhook endpoint disabled."
-        );
-        self.record.enabled = false;
-        self.record.disabled_reason = Some(reason.clone());
-        self.record.disabled_ms = Some(now_ms());
-        self.persist();
-        self.shared
-            .metrics
-            .enabled
-            .with_label_values(&[self.endpoint()])
-            .set(0);
-        self.audit(
-            AuditKind::WebhookEndpoint,
-            None,
-            serde_json::json!({
-                "endpoint": &*self.cfg.id,
-                "action": "disabled",
-                "reason": reason,
-            }),
-        );
-        self.parent.do_send(EndpointChanged {
-            endpoint: self.cfg.id.clone(),
-            enabled: false,
-        });
-        if let Some((_, handle)) = self.timer.take() {
-            ctx.cancel_future(handle);
-        }
-        // Everything queued, in memory or only in the outbox, goes to the dead-letter list.
-        let taken = self.sched.take_queued();
-        for delivery in &taken {
-            self.report(
-                delivery,
-                delivery.attempts,
-                &AttemptLog::none(),
-                ReportResult::DeadLettered {
-                    reason: DEAD_REASON_DISABLED.into(),
-                },
-            );
-        }
-        self.spilled = true;
-        let endpoint = self.cfg.id.clone();
-        let moved = self.shared.store.send(DeadLetterPending {
-            endpoint: endpoint.clone(),
-            reason: DEAD_REASON_DISABLED.into(),
-        });
-        ctx.spawn(moved.into_actor(self).map(move |res, act, _| match res {
-            Ok(Ok(count)) => {
-                act.shared
-                    .metrics
-                    .dead_letters
-                    .with_label_values(&[&endpoint])
-                    .inc_by(count as u64);
-                act.audit(
-                    AuditKind::WebhookDeadLetter,
-                    None,
-                    serde_json::json!({
-                        "endpoint": &*endpoint,
-                        "count": count,
-                        "reason": DEAD_REASON_DISABLED,
-                    }),
-                );
-            }
-            Ok(Err(e)) => error!(endpoint = &*endpoint, error = %e, "Outbox: could not dead-letter the queue of a disabled endpoint; its deliveries stay pending."),
-            Err(e) => error!(endpoint = &*endpoint, error = %e, "Outbox: could not dead-letter the queue of a disabled endpoint; its deliveries stay pending."),
-        }));
-    }
-
     fn persist(&self) {
         self.shared.store.do_send(SaveEndpoint(self.record.clone()));
     }
@@ -543,31 +374,26 @@ impl EndpointWorker {
             return;
         }
         self.writing = true;
-        let batch = std::mem::take(&mut self.outcomes);
-        let write = self.shared.store.send(RecordOutcomes {
-            outcomes: batch.clone(),
-        });
-        ctx.spawn(write.into_actor(self).map(move |res, act, ctx| {
-            let failure = match res {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            match failure {
-                None => {
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let write = self.shared.store.send(RecordOutcomes { outcomes });
+        ctx.spawn(write.into_actor(self).map(|res, act, ctx| {
+            let (error, returned) = match res {
+                Ok(Ok(())) => {
                     act.writing = false;
                     act.write_outcomes(ctx);
+                    return;
                 }
-                Some(e) => {
-                    act.shared.metrics.store_errors.inc();
-                    error!(endpoint = act.endpoint(), error = %e, count = batch.len(), "Outbox: could not record attempt outcomes; retrying.");
-                    act.outcomes.splice(0..0, batch);
-                    ctx.run_later(STORE_RETRY_DELAY, |act, ctx| {
-                        act.writing = false;
-                        act.write_outcomes(ctx);
-                    });
-                }
-            }
+                Ok(Err(failed)) => (failed.error.to_string(), failed.outcomes),
+                // The outbox thread is gone (shutdown): nothing to retry on.
+                Err(e) => (e.to_string(), Vec::new()),
+            };
+            act.shared.metrics.store_errors.inc();
+            error!(endpoint = act.endpoint(), error = %error, count = returned.len(), "Outbox: could not record attempt outcomes; retrying.");
+            act.outcomes.splice(0..0, returned);
+            ctx.run_later(STORE_RETRY_DELAY, |act, ctx| {
+                act.writing = false;
+                act.write_outcomes(ctx);
+            });
         }));
     }
 
@@ -596,96 +422,6 @@ impl EndpointWorker {
                 },
                 ctx,
             );
-        }
-    }
-
-    fn audit(
-        &self,
-        kind: AuditKind,
-        agent: Option<crate::event::AgentId>,
-        details: serde_json::Value,
-    ) {
-        if let Some(audit) = &self.shared.audit {
-            audit.do_send(AuditRecord::now(kind, agent, details));
-        }
-    }
-
-    fn audit_attempt(&self, delivery: &Delivery, log: &AttemptLog, result: &ReportResult) {
-        let (outcome, extra) = match result {
-            ReportResult::Delivered => ("delivered", serde_json::Value::Null),
-            ReportResult::Retrying { after } => (
-                "retry",
-                serde_json::json!(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
-            ),
-            ReportResult::DeadLettered { reason } => ("dead_letter", serde_json::json!(reason)),
-        };
-        self.audit(
-            AuditKind::WebhookAttempt,
-            Some(delivery.agent_id.clone()),
-            serde_json::json!({
-                "endpoint": &*self.cfg.id,
-                "event_id": &*delivery.event_id,
-                "attempt": log.attempt,
-                "status": log.status,
-                "duration_ms": log.duration_ms,
-                "error": log.error,
-                "outcome": outcome,
-                "retry_in_ms": if outcome == "retry" { extra.clone() } else { serde_json::Value::Null },
-            }),
-        );
-        if let ReportResult::DeadLettered { reason } = result {
-            self.shared
-                .metrics
-                .dead_letters
-                .with_label_values(&[self.endpoint()])
-                .inc();
-            warn!(
-                endpoint = self.endpoint(),
-                event_id = &*delivery.event_id,
-                agent_id = &*delivery.agent_id,
-                reason,
-                "Webhook event dead-lettered."
-            );
-            self.audit(
-                AuditKind::WebhookDeadLetter,
-                Some(delivery.agent_id.clone()),
-                serde_json::json!({
-                    "endpoint": &*self.cfg.id,
-                    "event_id": &*delivery.event_id,
-                    "attempts": log.attempt,
-                    "reason": reason,
-                }),
-            );
-        }
-    }
-
-    fn report(&self, delivery: &Delivery, attempt: u32, log: &AttemptLog, result: ReportResult) {
-        if let Some(observer) = &self.shared.observer {
-            observer.do_send(DeliveryReport {
-                endpoint: self.cfg.id.clone(),
-                event_id: delivery.event_id.clone(),
-                agent_id: delivery.agent_id.clone(),
-                delivery_id: delivery.id,
-                attempt,
-                status: log.status,
-                error: log.error.clone(),
-                accepted_ms: delivery.accepted_ms,
-                result,
-            });
-        }
-    }
-}
-
-impl AttemptLog {
-    /// No attempt was made (dead-lettered unsent).
-    fn none() -> Self {
-        Self {
-            attempt: 0,
-            at_ms: now_ms(),
-            status: None,
-            duration_ms: 0.0,
-            error: None,
-            response: None,
         }
     }
 }
@@ -742,42 +478,6 @@ impl Handler<Enqueue> for EndpointWorker {
     }
 }
 
-impl Handler<Enable> for EndpointWorker {
-    type Result = ();
-
-    fn handle(&mut self, msg: Enable, ctx: &mut Context<Self>) {
-        if self.record.enabled {
-            return;
-        }
-        info!(
-            endpoint = self.endpoint(),
-            by = msg.by,
-            "Webhook endpoint re-enabled."
-        );
-        self.record.enabled = true;
-        self.record.disabled_reason = None;
-        self.record.disabled_ms = None;
-        self.record.failing_since_ms = None;
-        self.persist();
-        self.shared
-            .metrics
-            .enabled
-            .with_label_values(&[self.endpoint()])
-            .set(1);
-        self.audit(
-            AuditKind::WebhookEndpoint,
-            None,
-            serde_json::json!({ "endpoint": &*self.cfg.id, "action": "enabled", "by": msg.by }),
-        );
-        self.parent.do_send(EndpointChanged {
-            endpoint: self.cfg.id.clone(),
-            enabled: true,
-        });
-        self.spilled = true;
-        self.pump(ctx);
-    }
-}
-
 impl Handler<GetHealth> for EndpointWorker {
     type Result = actix::MessageResult<GetHealth>;
 
@@ -801,124 +501,5 @@ impl Handler<FlushOutcomes> for EndpointWorker {
         Box::pin(async move {
             let _ = rx.await;
         })
-    }
-}
-
-/// One attempt: vet the address, sign, POST, read (part of) the answer, within the time limit.
-async fn send(
-    client: awc::Client,
-    cfg: Arc<Endpoint>,
-    shared: Arc<WorkerShared>,
-    delivery: Delivery,
-) -> Attempted {
-    let at_ms = now_ms();
-    let started = Instant::now();
-    let exchange = async {
-        let addr = shared.guard.vet(&cfg.url).await?;
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = cfg
-            .signer
-            .sign(&delivery.event_id, timestamp, &delivery.payload);
-        let mut response = client
-            .post(cfg.url.as_str())
-            .address(addr)
-            .insert_header((HEADER_ID, &*delivery.event_id))
-            .insert_header((HEADER_TIMESTAMP, timestamp.to_string()))
-            .insert_header((HEADER_SIGNATURE, signature))
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .send_body(delivery.payload.clone())
-            .await
-            .map_err(|e| match e {
-                awc::error::SendRequestError::Timeout => AttemptError::Timeout(cfg.timeout),
-                other => AttemptError::Network(other.to_string()),
-            })?;
-        let text = |name: header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after =
-            text(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
-        let location = text(header::LOCATION);
-        let status = response.status();
-        let mut body = BytesMut::new();
-        while body.len() < shared.max_response_bytes {
-            match response.next().await {
-                Some(Ok(chunk)) => {
-                    let room = shared.max_response_bytes - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                _ => break,
-            }
-        }
-        let response = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
-        Ok::<_, AttemptError>((status, retry_after, location, response))
-    };
-    let (status, error, retry_after, response) =
-        match actix_rt::time::timeout(cfg.timeout, exchange).await {
-            Err(_) => (None, Some(AttemptError::Timeout(cfg.timeout)), None, None),
-            Ok(Err(e)) => (None, Some(e), None, None),
-            Ok(Ok((status, retry_after, location, response))) => {
-                let error = classify(status, location);
-                (Some(status.as_u16()), error, retry_after, response)
-            }
-        };
-    Attempted {
-        at_ms,
-        duration: started.elapsed(),
-        status,
-        error,
-        retry_after,
-        response,
-    }
-}
-
-/// Success is 2xx only; a 3xx is a failure (redirects are not followed).
-fn classify(status: StatusCode, location: Option<String>) -> Option<AttemptError> {
-    if status.is_success() {
-        None
-    } else if status.is_redirection() {
-        Some(AttemptError::Redirect {
-            status: status.as_u16(),
-            location: location.unwrap_or_else(|| "(no Location)".into()),
-        })
-    } else if status == StatusCode::GONE {
-        Some(AttemptError::Gone)
-    } else if status == StatusCode::TOO_MANY_REQUESTS {
-        Some(AttemptError::Throttled)
-    } else {
-        Some(AttemptError::Status(status.as_u16()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_are_classified_as_the_spec_says() {
-        assert_eq!(classify(StatusCode::OK, None), None);
-        assert_eq!(classify(StatusCode::NO_CONTENT, None), None);
-        assert_eq!(
-            classify(StatusCode::FOUND, Some("http://127.0.0.1/".into())),
-            Some(AttemptError::Redirect {
-                status: 302,
-                location: "http://127.0.0.1/".into()
-            })
-        );
-        assert_eq!(classify(StatusCode::GONE, None), Some(AttemptError::Gone));
-        assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, None),
-            Some(AttemptError::Throttled)
-        );
-        assert_eq!(
-            classify(StatusCode::INTERNAL_SERVER_ERROR, None),
-            Some(AttemptError::Status(500))
-        );
-        assert!(AttemptError::Throttled.throttled());
-        assert!(AttemptError::Timeout(Duration::from_secs(1)).throttled());
-        assert!(!AttemptError::Status(503).throttled());
     }
 }
