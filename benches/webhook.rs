@@ -27,6 +27,7 @@ use agentcast::{
     },
     config::{AuditSettings, Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
+    store::Synchronous,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -39,22 +40,41 @@ const AUDIT_RECORDS: u64 = 200_000;
 const STAGE_LIMIT: Duration = Duration::from_secs(120);
 
 fn main() {
+    // `cargo bench --bench webhook -- [throughput] [latency] [audit]`: the stages to run (all
+    // by default).
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |stage: &str| args.is_empty() || args.iter().any(|a| a == stage);
     actix_rt::System::new().block_on(async {
         println!(
-            "agentcast webhook/audit benchmark ({} cores)",
-            std::thread::available_parallelism().map_or(0, |n| n.get())
+            "agentcast webhook/audit benchmark ({} cores, load average {})",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
         );
-        throughput().await;
-        latency().await;
-        audit().await;
+        if run("throughput") {
+            throughput().await;
+        }
+        if run("latency") {
+            latency(Synchronous::Full).await;
+            latency(Synchronous::Normal).await;
+        }
+        if run("audit") {
+            audit().await;
+        }
     });
 }
 
 fn start_webhooks(
     dir: &tempfile::TempDir,
     url: &str,
+    synchronous: Synchronous,
 ) -> (Addr<WebhookActor>, UnboundedReceiver<DeliveryReport>) {
     let mut settings = Settings::defaults();
+    settings.webhook.synchronous = synchronous;
     settings.webhook.outbox_path = dir.path().join("outbox.sqlite").display().to_string();
     settings.webhook.allow_hosts = vec!["127.0.0.1".into()];
     settings.webhook.concurrency = 64;
@@ -91,7 +111,7 @@ fn event(i: u64) -> Arc<agentcast::event::Broadcast> {
 async fn throughput() {
     let receiver = TestReceiver::always_ok().expect("receiver");
     let dir = tempfile::tempdir().expect("dir");
-    let (actor, mut reports) = start_webhooks(&dir, &receiver.url);
+    let (actor, mut reports) = start_webhooks(&dir, &receiver.url, Synchronous::Full);
     let events: Vec<_> = (0..THROUGHPUT_EVENTS).map(event).collect();
     let started = Instant::now();
     for b in events {
@@ -124,10 +144,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn latency() {
+async fn latency(synchronous: Synchronous) {
     let receiver = TestReceiver::always_ok().expect("receiver");
     let dir = tempfile::tempdir().expect("dir");
-    let (actor, mut reports) = start_webhooks(&dir, &receiver.url);
+    let (actor, mut reports) = start_webhooks(&dir, &receiver.url, synchronous);
     let total = PACED_RATE * PACED_SECS;
     let accepted: Arc<Mutex<AcceptTimes>> = Arc::default();
     let feeder = {
@@ -190,7 +210,8 @@ async fn latency() {
     to_2xx.sort_by(f64::total_cmp);
     window.sort_by(f64::total_cmp);
     println!(
-        "latency at {PACED_RATE} events/s for {PACED_SECS} s: outbox-accept → 2xx p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 50 ms)",
+        "latency at {PACED_RATE} events/s for {PACED_SECS} s, synchronous = {}: outbox-accept → 2xx p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 50 ms)",
+        synchronous.pragma().to_lowercase(),
         percentile(&to_2xx, 50.0),
         percentile(&to_2xx, 99.0),
         to_2xx.last().copied().unwrap_or_default()

@@ -25,6 +25,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// Page cache of a writing connection, KiB (SQLite's default is 2 MiB): the indexes of a busy
+/// outbox or audit table stay in memory between batches.
+const CACHE_KIB: u32 = 16 * 1024;
 /// The writer checkpoints itself only past this many WAL pages (4 KiB each): a safety net for
 /// a checkpointer that cannot keep up, not the normal path.
 pub const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
@@ -132,9 +135,11 @@ fn configure(conn: &Connection, synchronous: Synchronous) -> Result<(), StoreErr
         tracing::warn!(mode, "SQLite refused WAL mode; writes will block readers.");
     }
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {};",
+        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {}; \
+         PRAGMA cache_size = -{};",
         synchronous.pragma(),
-        WRITER_CHECKPOINT_PAGES
+        WRITER_CHECKPOINT_PAGES,
+        CACHE_KIB
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
