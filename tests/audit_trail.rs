@@ -20,7 +20,7 @@ use agentcast::{
         },
     },
     config::{AuditSettings, Settings, WebhookSettings},
-    event::{AuditKind, AuditRecord, Scope},
+    event::{AuditKind, AuditRecord, RejectReason, Rejected, Scope},
     http::auth::{ApiKeys, Grant},
 };
 use chrono::Utc;
@@ -84,11 +84,13 @@ async fn every_kind_of_happening_becomes_one_record() {
     audit.do_send(Broadcasted {
         broadcast: b.clone(),
     });
-    audit.do_send(record(
-        AuditKind::Reject,
-        Some("agent-2"),
-        json!({"reason": "stale"}),
-    ));
+    audit.do_send(agentcast::actors::audit::rejected(&Rejected {
+        reason: RejectReason::Stale,
+        agent_id: Some("agent-2".into()),
+        topic: Some("v2.users.agent-2.activity".into()),
+        detail: "older than the current state".into(),
+        correlation_id: None,
+    }));
     audit.do_send(record(
         AuditKind::Eviction,
         None,
@@ -177,7 +179,10 @@ async fn every_kind_of_happening_becomes_one_record() {
     let counts = |records: &[agentcast::actors::audit::StoredRecord]| records.len();
     assert_eq!(counts(&query(&audit, kind("start")).await), 1);
     assert_eq!(counts(&query(&audit, kind("stop")).await), 1);
-    assert_eq!(counts(&query(&audit, kind("reject")).await), 1);
+    let rejects = query(&audit, kind("reject")).await;
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].details["reason"], "stale");
+    assert_eq!(rejects[0].agent_id.as_deref(), Some("agent-2"));
     assert_eq!(counts(&query(&audit, kind("eviction")).await), 1);
     assert_eq!(counts(&query(&audit, kind("upstream_disconnect")).await), 1);
     let connects = query(&audit, kind("upstream_connect")).await;

@@ -27,15 +27,29 @@ async fn until_final(
     reports: &mut UnboundedReceiver<DeliveryReport>,
     event_id: &str,
 ) -> DeliveryReport {
-    loop {
+    until_all_final(reports, &[event_id]).await.remove(0)
+}
+
+/// Reports until each of `event_ids` has a final one (delivered or dead-lettered), in any
+/// order; returns those final reports in the order of `event_ids`.
+async fn until_all_final(
+    reports: &mut UnboundedReceiver<DeliveryReport>,
+    event_ids: &[&str],
+) -> Vec<DeliveryReport> {
+    let mut finals: Vec<Option<DeliveryReport>> = vec![None; event_ids.len()];
+    while finals.iter().any(Option::is_none) {
         let r = tokio::time::timeout(WAIT, reports.recv())
             .await
-            .unwrap_or_else(|_| panic!("no final report for {event_id}"))
+            .unwrap_or_else(|_| panic!("no final report for all of {event_ids:?}"))
             .unwrap();
-        if &*r.event_id == event_id && !matches!(r.result, ReportResult::Retrying { .. }) {
-            return r;
+        if matches!(r.result, ReportResult::Retrying { .. }) {
+            continue;
+        }
+        if let Some(i) = event_ids.iter().position(|id| *id == &*r.event_id) {
+            finals[i] = Some(r);
         }
     }
+    finals.into_iter().flatten().collect()
 }
 
 #[actix_rt::test]
@@ -217,8 +231,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     *failing.lock().unwrap() = true;
     submit("evt_p", 3).await;
     submit("evt_q", 4).await;
-    until_final(&mut reports, "evt_p").await;
-    until_final(&mut reports, "evt_q").await;
+    until_all_final(&mut reports, &["evt_p", "evt_q"]).await;
     *failing.lock().unwrap() = false;
     receiver.drain();
     let uri = format!(

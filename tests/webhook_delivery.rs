@@ -528,3 +528,39 @@ async fn endpoints_get_only_their_scopes_and_violations() {
     with_violation.violations = vec![agentcast::event::ViolationKind::OffShift];
     assert_eq!(send(with_violation).await, 1);
 }
+
+#[actix_rt::test]
+async fn a_disabled_endpoint_stays_disabled_across_a_restart_until_its_url_changes() {
+    let receiver = TestReceiver::start(Box::new(|_| Reply::status(410))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = settings(&dir, &receiver.url, |_| {});
+    let path = dir.path().to_owned();
+    let mut h = start(&first, dir);
+    h.submit("evt_gone", 1, "agent-1").await;
+    h.until_final("evt_gone").await;
+    h.audit_of_kind(AuditKind::WebhookEndpoint).await;
+    // Everything recorded so far is in the outbox (the endpoint state is written before the
+    // attempt's outcome, and Flush waits for the outcomes).
+    h.actor
+        .send(agentcast::actors::webhook::Flush)
+        .await
+        .unwrap();
+
+    // A second instance on the same outbox (as after a restart) starts it disabled.
+    let again = tempfile::tempdir_in(&path).unwrap();
+    let mut restarted = start(&first, again);
+    let health = &restarted.actor.send(ListEndpoints).await.unwrap().unwrap()[0];
+    assert!(!health.enabled);
+    assert!(health.disabled_reason.as_deref().unwrap().contains("410"));
+    restarted.submit("evt_while_disabled", 2, "agent-1").await;
+    let reports = restarted.until_final("evt_while_disabled").await;
+    assert_eq!(reports.last().unwrap().attempt, 0, "not sent");
+
+    // A new URL is taken as the operator's fix: enabled again, and audited.
+    let mut moved = first.clone();
+    moved.webhooks[0].url = format!("{}/v2", receiver.url);
+    let mut fixed = start(&moved, tempfile::tempdir_in(&path).unwrap());
+    let record = fixed.audit_of_kind(AuditKind::WebhookEndpoint).await;
+    assert_eq!(record.details["action"], "enabled");
+    assert!(fixed.actor.send(ListEndpoints).await.unwrap().unwrap()[0].enabled);
+}

@@ -46,14 +46,12 @@ pub use self::{
 use super::Broadcasted;
 use crate::{
     config::{AuditSettings, secs},
-    event::{AuditKind, AuditRecord},
+    event::{AuditKind, AuditRecord, Rejected},
     store::{StoreError, Synchronous},
 };
 
 /// The kind of the record that reports records the trail could not keep.
 pub const GAP_KIND: &str = "audit_gap";
-/// The kind written for every broadcast.
-const BROADCAST_KIND: &str = "broadcast";
 /// Wait before retrying a batch whose write failed.
 const WRITE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Records removed per retention transaction.
@@ -67,6 +65,20 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("the audit actor is not running")]
     Stopped,
+}
+
+/// The audit record of an input refused by validation (for the validator to send).
+pub fn rejected(r: &Rejected) -> AuditRecord {
+    AuditRecord::now(
+        AuditKind::Reject,
+        r.agent_id.clone(),
+        serde_json::json!({
+            "reason": r.reason.as_str(),
+            "topic": r.topic,
+            "detail": r.detail,
+            "correlation_id": r.correlation_id,
+        }),
+    )
 }
 
 /// What the audit actor is configured with.
@@ -424,7 +436,7 @@ impl Handler<Broadcasted> for AuditActor {
         self.push(
             PendingRecord {
                 at: b.broadcast_at,
-                kind: BROADCAST_KIND,
+                kind: AuditKind::Broadcast.as_str(),
                 agent_id: Some(b.agent_id.clone()),
                 details: serde_json::json!({
                     "seq": b.seq,

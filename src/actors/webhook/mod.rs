@@ -49,7 +49,7 @@ use actix::{
 };
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use self::{
     admin::{
@@ -173,6 +173,8 @@ pub struct WebhookActor {
     waiting: Vec<Waiting>,
     /// A batch is being written (or a failed write is waiting to be retried).
     writing: bool,
+    /// Events refused in the current run of a full queue (logged once per run).
+    refusing: u64,
     /// Broadcasts handed over so far, and how many of them are settled (committed or refused).
     handed: u64,
     settled: u64,
@@ -206,6 +208,7 @@ impl WebhookActor {
             observer,
             waiting: Vec::new(),
             writing: false,
+            refusing: 0,
             handed: 0,
             settled: 0,
             flush_waiters: Vec::new(),
@@ -244,12 +247,15 @@ impl WebhookActor {
         }
         if self.waiting.len() >= self.config.accept_queue_capacity {
             self.metrics.refused.inc();
-            error!(
-                event_id = broadcast.event_id,
-                agent_id = &*broadcast.agent_id,
-                waiting = self.waiting.len(),
-                "Webhook outbox queue full: event refused for webhooks (lost for them)."
-            );
+            if self.refusing == 0 {
+                error!(
+                    event_id = broadcast.event_id,
+                    waiting = self.waiting.len(),
+                    "Webhook outbox queue full: events are refused for webhooks (lost for them) \
+                     until it drains; each is counted and audited."
+                );
+            }
+            self.refusing += 1;
             if let Some(audit) = &self.audit {
                 audit.do_send(AuditRecord::now(
                     AuditKind::WebhookDeadLetter,
@@ -265,6 +271,13 @@ impl WebhookActor {
                 let _ = reply.send(Err(WebhookError::Overloaded(self.waiting.len())));
             }
             return;
+        }
+        if self.refusing > 0 {
+            warn!(
+                refused = self.refusing,
+                "Webhook outbox queue has room again."
+            );
+            self.refusing = 0;
         }
         self.handed += 1;
         self.metrics.unaccepted.inc();
@@ -426,19 +439,33 @@ impl Actor for WebhookActor {
         for cfg in &self.config.endpoints {
             let url = cfg.url.to_string();
             let record = match self.records.remove(&cfg.id) {
-                // A new URL for a disabled endpoint is an operator's fix: start enabled.
                 Some(record) if record.url == url || record.enabled => {
                     EndpointRecord { url, ..record }
                 }
-                _ => EndpointRecord {
-                    id: cfg.id.clone(),
-                    url,
-                    enabled: true,
-                    disabled_reason: None,
-                    disabled_ms: None,
-                    failing_since_ms: None,
-                    last_success_ms: None,
-                },
+                found => {
+                    // A new URL for a disabled endpoint is an operator's fix: start enabled.
+                    if let (Some(old), Some(audit)) = (found, &self.audit) {
+                        audit.do_send(AuditRecord::now(
+                            AuditKind::WebhookEndpoint,
+                            None,
+                            serde_json::json!({
+                                "endpoint": &*cfg.id,
+                                "action": "enabled",
+                                "reason": "its URL changed while it was disabled",
+                                "was_disabled_because": old.disabled_reason,
+                            }),
+                        ));
+                    }
+                    EndpointRecord {
+                        id: cfg.id.clone(),
+                        url,
+                        enabled: true,
+                        disabled_reason: None,
+                        disabled_ms: None,
+                        failing_since_ms: None,
+                        last_success_ms: None,
+                    }
+                }
             };
             let enabled = record.enabled;
             let worker =
