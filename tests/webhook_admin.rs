@@ -162,6 +162,20 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
         }
     };
 
+    // Reports go out as attempts end; the outbox records them in its next batch. Flush waits
+    // for that, so what the admin API reads is settled.
+    let flush = {
+        let webhooks = webhooks.clone();
+        move || {
+            let webhooks = webhooks.clone();
+            async move {
+                webhooks
+                    .send(agentcast::actors::webhook::Flush)
+                    .await
+                    .unwrap()
+            }
+        }
+    };
     let since = chrono::Utc::now() - chrono::Duration::seconds(1);
     submit("evt_lost", 1).await;
     let dead = until_final(&mut reports, "evt_lost").await;
@@ -172,6 +186,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     assert_eq!(dead.attempt, 3, "1 + two retries");
     submit("evt_fine", 2).await;
     until_final(&mut reports, "evt_fine").await;
+    flush.clone()().await;
 
     let body = json!("GET", "/v1/webhooks");
     let hook = &body["endpoints"][0];
@@ -215,6 +230,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     let body = json!("POST", "/v1/webhooks/crm/dead-letters/evt_lost/replay");
     assert_eq!(body["replayed"], 1);
     let delivered = until_final(&mut reports, "evt_lost").await;
+    flush.clone()().await;
     assert_eq!(delivered.result, ReportResult::Delivered);
     assert_eq!(delivered.attempt, 1, "a replay starts its attempts again");
     assert_eq!(receiver.next(WAIT).await.unwrap().id, "evt_lost");
@@ -232,6 +248,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     submit("evt_p", 3).await;
     submit("evt_q", 4).await;
     until_all_final(&mut reports, &["evt_p", "evt_q"]).await;
+    flush.clone()().await;
     *failing.lock().unwrap() = false;
     receiver.drain();
     let uri = format!(

@@ -281,6 +281,11 @@ async fn a_410_disables_the_endpoint_until_re_enabled_and_replay_delivers_what_i
     );
     assert!(receiver.next(Duration::from_millis(200)).await.is_none());
 
+    // Outcomes are recorded in batches; Flush settles them before the admin commands.
+    h.actor
+        .send(agentcast::actors::webhook::Flush)
+        .await
+        .unwrap();
     // Replaying while disabled is refused; re-enable, then replay everything since then.
     let refused = h
         .actor

@@ -111,7 +111,8 @@ pub enum ReportResult {
 }
 
 /// One attempt's result, or a delivery dead-lettered without one. Sent to the observer given to
-/// [`WebhookActor::start`] (tests and the benchmark await these instead of polling).
+/// [`WebhookActor::start`] (tests and the benchmark await these instead of polling) when the
+/// attempt ends; the outbox records the outcome in its next batch ([`Flush`] waits for it).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct DeliveryReport {
