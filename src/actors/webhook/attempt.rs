@@ -2,6 +2,9 @@
 //! part of the answer, and classify the result.
 
 use std::{
+    cell::Cell,
+    net::SocketAddr,
+    rc::Rc,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,6 +22,33 @@ use super::{
     ssrf::Blocked,
     worker::WorkerShared,
 };
+
+/// How long a vetted address is reused before the endpoint's name is resolved (and vetted)
+/// again: one lookup per endpoint every few seconds instead of one per attempt.
+const VETTED_TTL: Duration = Duration::from_secs(10);
+
+/// The address last vetted for an endpoint, and when (one per worker, on its thread).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Vetted(Rc<Cell<Option<(SocketAddr, Instant)>>>);
+
+impl Vetted {
+    /// The address to dial: the cached one while fresh, else a new vetting.
+    async fn address(&self, cfg: &Endpoint, shared: &WorkerShared) -> Result<SocketAddr, Blocked> {
+        if let Some((addr, at)) = self.0.get()
+            && at.elapsed() < VETTED_TTL
+        {
+            return Ok(addr);
+        }
+        let addr = shared.guard.vet(&cfg.url).await?;
+        self.0.set(Some((addr, Instant::now())));
+        Ok(addr)
+    }
+
+    /// Forgets the address (after a connection failure, resolve again).
+    fn forget(&self) {
+        self.0.set(None);
+    }
+}
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,12 +103,13 @@ pub(super) async fn send(
     client: awc::Client,
     cfg: Arc<Endpoint>,
     shared: Arc<WorkerShared>,
+    vetted: Vetted,
     delivery: Delivery,
 ) -> Attempted {
     let at_ms = now_ms();
     let started = Instant::now();
     let exchange = async {
-        let addr = shared.guard.vet(&cfg.url).await?;
+        let addr = vetted.address(&cfg, &shared).await?;
         let timestamp = chrono::Utc::now().timestamp();
         let signature = cfg
             .signer
@@ -92,9 +123,12 @@ pub(super) async fn send(
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .send_body(delivery.payload.clone())
             .await
-            .map_err(|e| match e {
-                awc::error::SendRequestError::Timeout => AttemptError::Timeout(cfg.timeout),
-                other => AttemptError::Network(other.to_string()),
+            .map_err(|e| {
+                vetted.forget();
+                match e {
+                    awc::error::SendRequestError::Timeout => AttemptError::Timeout(cfg.timeout),
+                    other => AttemptError::Network(other.to_string()),
+                }
             })?;
         let text = |name: header::HeaderName| {
             response

@@ -7,7 +7,8 @@
 //! header and TLS (SNI and certificate checks). So a DNS answer that changes between the check
 //! and the connection (rebinding) cannot move the connection elsewhere. Redirects are never
 //! followed (the client has them disabled and a 3xx is a failed attempt), so a redirect to
-//! `http://127.0.0.1/` cannot get past the guard either.
+//! `http://127.0.0.1/` cannot get past the guard either. A worker reuses the address it vetted
+//! for a few seconds (`attempt::Vetted`) rather than resolving the name for every attempt.
 //!
 //! Refused unless the endpoint's host is in `webhook.allow_hosts`: every non-public range in
 //! [`classify`] (the list Svix uses, plus Teredo and the cloud metadata addresses), including

@@ -31,7 +31,7 @@ mod report;
 
 use super::{
     DeliveryReport, ReportResult,
-    attempt::{AttemptError, Attempted, send},
+    attempt::{AttemptError, Attempted, Vetted, send},
     endpoint::Endpoint,
     metrics::WebhookMetrics,
     outbox::{
@@ -114,6 +114,8 @@ pub struct EndpointWorker {
     parent: Recipient<EndpointChanged>,
     /// Built in `started()`, on the worker's own thread (awc clients are not `Send`).
     client: Option<awc::Client>,
+    /// The endpoint's address as last vetted by the SSRF guard.
+    vetted: Vetted,
     sched: Scheduler,
     /// Health as persisted in the outbox.
     record: EndpointRecord,
@@ -146,6 +148,7 @@ impl EndpointWorker {
             shared,
             parent,
             client: None,
+            vetted: Vetted::default(),
             sched: Scheduler::new(),
             record,
             last_failure: None,
@@ -262,6 +265,7 @@ impl EndpointWorker {
             client,
             self.cfg.clone(),
             self.shared.clone(),
+            self.vetted.clone(),
             delivery.clone(),
         );
         ctx.spawn(
