@@ -1,4 +1,4 @@
-//! The command line: `agentcast run | demo | sim | check-config`.
+//! The command line: `agentcast run | demo | sim | check-config | audit verify`.
 
 use std::path::PathBuf;
 
@@ -41,6 +41,20 @@ pub enum Command {
     Sim(SimArgs),
     /// Validate the configuration, print every problem found, and exit 2 if there is any.
     CheckConfig,
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit trail's hash chain. Prints the record count and head hash and exits
+    /// 0 when intact; names the first broken record and exits 1 otherwise.
+    Verify {
+        /// The audit store (default: audit.path from the configuration).
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
 }
 
 /// Emulator settings that can be given on the command line (they override the [sim] section).

@@ -41,6 +41,12 @@ pub struct Settings {
     /// WebSocket subscribers: limits, heartbeat, queues, recovery (`[subscribers]`).
     #[serde(default)]
     pub subscribers: SubscriberSettings,
+    /// Webhook delivery shared by every endpoint: outbox, retries, SSRF allow-list (`[webhook]`).
+    #[serde(default)]
+    pub webhook: WebhookDeliverySettings,
+    /// The durable, hash-chained audit trail (`[audit]`).
+    #[serde(default)]
+    pub audit: AuditSettings,
 }
 
 /// WebSocket subscribers on `GET /v1/subscribe` (design §5). Defaults are documented in
@@ -254,12 +260,112 @@ pub struct SimSettings {
     pub max_page_size: u32,
 }
 
-/// One webhook endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One webhook endpoint (`[[webhooks]]`). Keys left out take the `[webhook]` defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
+    /// Stable name: metrics, logs, the admin API and the outbox know the endpoint by it.
     pub id: String,
     pub url: String,
+    /// Environment variable holding the signing secret: `whsec_` + base64, or several separated
+    /// by spaces during a key rotation (every one signs).
+    #[serde(default)]
+    pub secret_env: String,
+    /// Notification scopes delivered; empty or `*` means all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Deliver only states that carry violations.
+    #[serde(default)]
+    pub violations_only: bool,
+    /// Time limit of one attempt; default `webhook.timeout_secs`.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Deliveries in flight at once (never two of one agent); default `webhook.concurrency`.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Waits before each retry; default `webhook.retry_schedule_secs`.
+    #[serde(default)]
+    pub retry_schedule_secs: Option<Vec<f64>>,
+}
+
+/// The environment variable holding the secret of the endpoint `WEBHOOK_URL` adds.
+pub const WEBHOOK_SECRET_VAR: &str = "WEBHOOK_SECRET";
+
+/// Webhook delivery settings shared by every endpoint (`[webhook]`); see config.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookDeliverySettings {
+    pub outbox_path: String,
+    pub synchronous: crate::store::Synchronous,
+    pub allow_hosts: Vec<String>,
+    pub timeout_secs: f64,
+    pub concurrency: u32,
+    pub retry_schedule_secs: Vec<f64>,
+    pub retry_jitter: f64,
+    pub throttle_floor_secs: f64,
+    pub max_retry_after_secs: f64,
+    pub disable_after_secs: f64,
+    pub max_response_bytes: usize,
+    pub batch_max: usize,
+    pub accept_queue_capacity: usize,
+    pub max_queued_per_endpoint: usize,
+    pub retention_hours: f64,
+    pub maintenance_interval_secs: f64,
+}
+
+impl Default for WebhookDeliverySettings {
+    /// The values documented in config.toml (a test keeps the two equal).
+    fn default() -> Self {
+        Self {
+            outbox_path: "agentcast-outbox.sqlite".into(),
+            synchronous: crate::store::Synchronous::Full,
+            allow_hosts: Vec::new(),
+            timeout_secs: 15.0,
+            concurrency: 16,
+            retry_schedule_secs: vec![5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+            retry_jitter: 0.2,
+            throttle_floor_secs: 60.0,
+            max_retry_after_secs: 36000.0,
+            disable_after_secs: 432000.0,
+            max_response_bytes: 4096,
+            batch_max: 1000,
+            accept_queue_capacity: 50_000,
+            max_queued_per_endpoint: 10_000,
+            retention_hours: 168.0,
+            maintenance_interval_secs: 600.0,
+        }
+    }
+}
+
+/// The audit trail (`[audit]`); see config.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    pub path: String,
+    pub synchronous: crate::store::Synchronous,
+    pub batch_max: usize,
+    pub queue_capacity: usize,
+    pub retention_days: f64,
+    pub maintenance_interval_secs: f64,
+}
+
+impl Default for AuditSettings {
+    /// The values documented in config.toml (a test keeps the two equal).
+    fn default() -> Self {
+        Self {
+            path: "agentcast-audit.sqlite".into(),
+            synchronous: crate::store::Synchronous::Full,
+            batch_max: 5000,
+            queue_capacity: 100_000,
+            retention_days: 90.0,
+            maintenance_interval_secs: 3600.0,
+        }
+    }
+}
+
+/// A validated, non-negative number of seconds as a `Duration` (zero when it is not one).
+pub fn secs(value: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(value).unwrap_or_default()
 }
 
 /// OAuth client credentials, from `GENESYS_CLIENT_ID` and `GENESYS_CLIENT_SECRET` only.
@@ -396,6 +502,8 @@ impl Settings {
             settings.webhooks.push(WebhookSettings {
                 id: "default".into(),
                 url: url.trim().into(),
+                secret_env: WEBHOOK_SECRET_VAR.into(),
+                ..WebhookSettings::default()
             });
         }
         Ok(settings)
@@ -630,10 +738,46 @@ impl Settings {
                 "must not be empty".into(),
             );
             check(
+                hook.id.is_empty() || !self.webhooks[..i].iter().any(|h| h.id == hook.id),
+                &format!("webhooks[{i}].id"),
+                format!("{:?} is used by an earlier endpoint", hook.id),
+            );
+            check(
                 is_http_url(&hook.url),
                 &format!("webhooks[{i}].url"),
                 format!("{:?} is not an http(s) URL", hook.url),
             );
+            check(
+                !hook.secret_env.trim().is_empty(),
+                &format!("webhooks[{i}].secret_env"),
+                "must name the environment variable holding the endpoint's whsec_ secret".into(),
+            );
+            for scope in &hook.scopes {
+                check(
+                    scope == "*" || crate::event::Scope::parse(scope).is_some(),
+                    &format!("webhooks[{i}].scopes"),
+                    format!(
+                        "unknown scope {scope:?}; use global_routing, queue_specific, supervisory_only, internal_monitoring or *"
+                    ),
+                );
+            }
+            if let Some(timeout) = hook.timeout_secs {
+                check_timeout(&mut check, &format!("webhooks[{i}].timeout_secs"), timeout);
+            }
+            if let Some(concurrency) = hook.concurrency {
+                check_concurrency(
+                    &mut check,
+                    &format!("webhooks[{i}].concurrency"),
+                    concurrency,
+                );
+            }
+            if let Some(schedule) = &hook.retry_schedule_secs {
+                check_schedule(
+                    &mut check,
+                    &format!("webhooks[{i}].retry_schedule_secs"),
+                    schedule,
+                );
+            }
         }
         let sub = &self.subscribers;
         check(
@@ -682,8 +826,124 @@ impl Settings {
             "subscribers.downstream_backlog_max",
             "must be at least 1".into(),
         );
+        let w = &self.webhook;
+        check(
+            !w.outbox_path.trim().is_empty(),
+            "webhook.outbox_path",
+            "must not be empty".into(),
+        );
+        check(
+            w.allow_hosts.iter().all(|h| !h.trim().is_empty()),
+            "webhook.allow_hosts",
+            "entries must not be empty".into(),
+        );
+        check_timeout(&mut check, "webhook.timeout_secs", w.timeout_secs);
+        check_concurrency(&mut check, "webhook.concurrency", w.concurrency);
+        check_schedule(
+            &mut check,
+            "webhook.retry_schedule_secs",
+            &w.retry_schedule_secs,
+        );
+        check(
+            (0.0..1.0).contains(&w.retry_jitter),
+            "webhook.retry_jitter",
+            format!("{} is outside 0 ≤ jitter < 1", w.retry_jitter),
+        );
+        for (key, value) in [
+            ("webhook.throttle_floor_secs", w.throttle_floor_secs),
+            ("webhook.max_retry_after_secs", w.max_retry_after_secs),
+        ] {
+            check(
+                is_secs(value),
+                key,
+                format!("{value} is not a number of seconds ≥ 0"),
+            );
+        }
+        for (key, value) in [
+            ("webhook.disable_after_secs", w.disable_after_secs),
+            ("webhook.retention_hours", w.retention_hours),
+            (
+                "webhook.maintenance_interval_secs",
+                w.maintenance_interval_secs,
+            ),
+            ("audit.retention_days", self.audit.retention_days),
+            (
+                "audit.maintenance_interval_secs",
+                self.audit.maintenance_interval_secs,
+            ),
+        ] {
+            check(
+                is_secs(value) && value > 0.0,
+                key,
+                format!("{value} must be a number > 0"),
+            );
+        }
+        check(
+            w.max_response_bytes <= 1 << 20,
+            "webhook.max_response_bytes",
+            "must be at most 1048576".into(),
+        );
+        check(
+            w.batch_max >= 1,
+            "webhook.batch_max",
+            "must be at least 1".into(),
+        );
+        check(
+            w.accept_queue_capacity >= w.batch_max,
+            "webhook.accept_queue_capacity",
+            "must be at least webhook.batch_max".into(),
+        );
+        check(
+            w.max_queued_per_endpoint >= 2,
+            "webhook.max_queued_per_endpoint",
+            "must be at least 2".into(),
+        );
+        let a = &self.audit;
+        check(
+            !a.path.trim().is_empty(),
+            "audit.path",
+            "must not be empty".into(),
+        );
+        check(
+            a.batch_max >= 1,
+            "audit.batch_max",
+            "must be at least 1".into(),
+        );
+        check(
+            a.queue_capacity >= a.batch_max,
+            "audit.queue_capacity",
+            "must be at least audit.batch_max".into(),
+        );
         problems
     }
+}
+
+fn is_secs(value: f64) -> bool {
+    value.is_finite() && value >= 0.0
+}
+
+fn check_timeout(check: &mut impl FnMut(bool, &str, String), key: &str, value: f64) {
+    check(
+        is_secs(value) && value > 0.0 && value <= 30.0,
+        key,
+        format!("{value} is outside 0 < timeout ≤ 30 (the Standard Webhooks advice is 15–30)"),
+    );
+}
+
+fn check_concurrency(check: &mut impl FnMut(bool, &str, String), key: &str, value: u32) {
+    check(
+        (1..=1024).contains(&value),
+        key,
+        format!("{value} is outside 1..=1024"),
+    );
+}
+
+fn check_schedule(check: &mut impl FnMut(bool, &str, String), key: &str, schedule: &[f64]) {
+    check(
+        schedule.iter().all(|&s| is_secs(s)),
+        key,
+        "every wait must be a number of seconds ≥ 0".into(),
+    );
 }
 
 fn is_http_url(raw: &str) -> bool {
@@ -754,6 +1014,46 @@ mod tests {
             [
                 "subscribers.stale_timeout_secs",
                 "subscribers.queue_max_bytes"
+            ]
+        );
+    }
+
+    #[test]
+    fn webhook_and_audit_defaults_match_config_toml() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.webhook, WebhookDeliverySettings::default());
+        assert_eq!(settings.audit, AuditSettings::default());
+        assert!(settings.webhooks.is_empty());
+    }
+
+    #[test]
+    fn webhook_problems_name_their_keys() {
+        let mut settings = Settings::defaults();
+        let hook = WebhookSettings {
+            id: "crm".into(),
+            url: "ftp://example.com".into(),
+            scopes: vec!["everything".into()],
+            timeout_secs: Some(60.0),
+            ..WebhookSettings::default()
+        };
+        settings.webhooks = vec![hook.clone(), hook];
+        settings.webhook.retry_jitter = 1.5;
+        settings.audit.batch_max = 0;
+        let keys: Vec<String> = settings.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "webhooks[0].url",
+                "webhooks[0].secret_env",
+                "webhooks[0].scopes",
+                "webhooks[0].timeout_secs",
+                "webhooks[1].id",
+                "webhooks[1].url",
+                "webhooks[1].secret_env",
+                "webhooks[1].scopes",
+                "webhooks[1].timeout_secs",
+                "webhook.retry_jitter",
+                "audit.batch_max",
             ]
         );
     }

@@ -11,8 +11,12 @@
 //!  config    typed settings: embedded defaults → config.toml → AGENTCAST_* environment
 //!  cli, app  the commands (run, demo, sim, check-config) and their wiring
 //!  event     the domain types that flow between actors (Validated, Broadcast, AuditRecord)
-//!  actors    the actors: hub (numbers, serializes once, fans out) and session (one per
-//!            WebSocket subscriber, actix-ws, bounded byte queue, heartbeat)
+//!  actors    stream (upstream channels) → validator pool → hub (numbers, serializes once,
+//!            fans out) → session (one per WebSocket subscriber), webhook (outbox, signed,
+//!            retried delivery) and audit (hash-chained trail)
+//!  reference the reference data validation reads: roster, schedules, utilization, queues
+//!  http      routes: subscribe, agents, metrics, webhooks and audit admin, health
+//!  store     the embedded SQLite (WAL) the webhook outbox and the audit trail are kept in
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```
@@ -28,4 +32,5 @@ pub mod http;
 pub mod metrics;
 pub mod reference;
 pub mod sim;
+pub mod store;
 pub mod telemetry;

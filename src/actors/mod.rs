@@ -3,11 +3,17 @@
 //! ```text
 //!  GenesysStreamActor ─(ChannelActor × channels)─AgentSignal─▶ ValidatorActor × N
 //!      ──Publish──▶ BroadcastHubActor ──Outbox (shared bytes)──▶ SessionActor × subscribers
-//!                         └──Broadcasted──▶ WebhookActor, AuditActor
+//!                         └──Broadcasted──▶ WebhookActor (durable, signed, retried delivery)
+//!                                        └─▶ AuditActor (durable, hash-chained trail)
 //! ```
 
+pub mod audit;
 pub mod hub;
 pub mod ingest_metrics;
+mod messages;
 pub mod session;
 pub mod stream;
 pub mod validator;
+pub mod webhook;
+
+pub use messages::Broadcasted;

@@ -13,7 +13,8 @@ use tracing::info;
 use self::service::{Service, ServiceOptions};
 
 use crate::{
-    cli::{Cli, Command, SimArgs},
+    actors::audit::{VerifyError, verify_path},
+    cli::{AuditCommand, Cli, Command, SimArgs},
     config::{ConfigError, Credentials, Settings},
     genesys::{GenesysClient, GenesysError},
     sim::{self, SimConfig},
@@ -37,6 +38,10 @@ pub fn main(cli: Cli) -> ExitCode {
     );
     match cli.command {
         Command::CheckConfig => check_config(&settings),
+        Command::Audit(AuditCommand::Verify { path }) => audit_verify(
+            path.as_deref()
+                .unwrap_or_else(|| std::path::Path::new(&settings.audit.path)),
+        ),
         Command::Sim(args) => match apply_sim_args(&mut settings, &args) {
             Ok(()) => run_sim(&settings),
             Err(err) => config_failure(&err),
@@ -67,6 +72,36 @@ fn apply_sim_args(settings: &mut Settings, args: &SimArgs) -> Result<(), ConfigE
         Ok(())
     } else {
         Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// `agentcast audit verify`: exit 0 when the chain is intact, 1 when broken or unreadable.
+fn audit_verify(path: &std::path::Path) -> ExitCode {
+    match verify_path(path) {
+        Ok(v) => {
+            let ids = match (v.first_id, v.last_id) {
+                (Some(first), Some(last)) => format!(" (ids {first}..={last})"),
+                _ => String::new(),
+            };
+            let anchor = v
+                .anchor_id
+                .map(|id| format!(", from the retention anchor at record {id}"))
+                .unwrap_or_default();
+            println!(
+                "audit chain intact: {} records{ids}{anchor}; head sha256 {}",
+                v.records,
+                hex::encode(v.head)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(VerifyError::Broken(broken)) => {
+            println!("audit chain BROKEN in {}: {broken}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+        Err(err) => {
+            eprintln!("agentcast: cannot verify {}: {err}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 

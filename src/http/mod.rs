@@ -2,7 +2,9 @@
 //! `web::Data<…>` registered by the app wiring, so a test can mount one module alone.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod ops;
 pub mod stats;
 pub mod subscribe;
+pub mod webhooks;

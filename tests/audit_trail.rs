@@ -1,0 +1,532 @@
+//! The audit trail: one record per kind of happening, a hash chain that `agentcast audit
+//! verify` checks (and that names the first tampered row), the query API's filters, counted
+//! overflow with a gap record, and retention that keeps the chain verifiable.
+
+use std::{process::Command, sync::Arc, time::Duration};
+
+use actix::Addr;
+use actix_web::{App, test, web};
+use agentcast::{
+    actors::{
+        Broadcasted,
+        audit::{
+            ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, Flush, Shutdown,
+            verify_path,
+        },
+        webhook::{
+            DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
+            signing::generate_secret,
+            test_support::{Received, Reply, TestReceiver, broadcast, forward},
+        },
+    },
+    config::{AuditSettings, Settings, WebhookSettings},
+    event::{AuditKind, AuditRecord, RejectReason, Rejected, Scope},
+    http::auth::{ApiKeys, Grant},
+};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn start_audit(
+    dir: &tempfile::TempDir,
+    tune: impl FnOnce(&mut AuditSettings),
+) -> (Addr<AuditActor>, AuditMetrics) {
+    let mut settings = AuditSettings {
+        path: dir.path().join("audit.sqlite").display().to_string(),
+        synchronous: agentcast::store::Synchronous::Normal,
+        ..AuditSettings::default()
+    };
+    tune(&mut settings);
+    let metrics = AuditMetrics::new(&prometheus::Registry::new());
+    let actor = AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).unwrap();
+    (actor, metrics)
+}
+
+fn record(kind: AuditKind, agent: Option<&str>, details: Value) -> AuditRecord {
+    AuditRecord::now(kind, agent.map(Into::into), details)
+}
+
+async fn query(
+    audit: &Addr<AuditActor>,
+    q: AuditQuery,
+) -> Vec<agentcast::actors::audit::StoredRecord> {
+    tokio::time::timeout(WAIT, audit.send(q))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+async fn flush(audit: &Addr<AuditActor>) {
+    tokio::time::timeout(WAIT, audit.send(Flush))
+        .await
+        .expect("flushed in time")
+        .unwrap();
+}
+
+fn kind(kind: &str) -> AuditQuery {
+    AuditQuery {
+        kind: Some(kind.into()),
+        agent_id: None,
+        since: None,
+        limit: 1000,
+    }
+}
+
+#[actix_rt::test]
+async fn every_kind_of_happening_becomes_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (audit, _) = start_audit(&dir, |_| {});
+
+    // What other actors witness, as they will send it.
+    let b = Arc::new(broadcast("evt_b1", 1, "agent-1", Scope::GlobalRouting));
+    audit.do_send(Broadcasted {
+        broadcast: b.clone(),
+    });
+    audit.do_send(agentcast::actors::audit::rejected(&Rejected {
+        reason: RejectReason::Stale,
+        agent_id: Some("agent-2".into()),
+        topic: Some("v2.users.agent-2.activity".into()),
+        detail: "older than the current state".into(),
+        correlation_id: None,
+    }));
+    audit.do_send(record(
+        AuditKind::Eviction,
+        None,
+        json!({"session_id": 7, "reason": "slow consumer"}),
+    ));
+    audit.do_send(record(
+        AuditKind::UpstreamConnect,
+        None,
+        json!({"channel": "c1", "reconnect": false}),
+    ));
+    audit.do_send(record(
+        AuditKind::UpstreamDisconnect,
+        None,
+        json!({"channel": "c1", "code": 1006}),
+    ));
+    audit.do_send(record(
+        AuditKind::UpstreamConnect,
+        None,
+        json!({"channel": "c1", "reconnect": true}),
+    ));
+
+    // The webhook actor's own records: attempts and outcomes, a dead letter, a disable.
+    let mut receiver = TestReceiver::start(Box::new(|r: &Received| match r.id.as_str() {
+        "evt_dead" => Reply::status(500),
+        "evt_gone" => Reply::status(410),
+        _ => Reply::ok(),
+    }))
+    .unwrap();
+    let mut settings = Settings::defaults();
+    settings.webhook.outbox_path = dir.path().join("outbox.sqlite").display().to_string();
+    settings.webhook.allow_hosts = vec!["127.0.0.1".into()];
+    settings.webhook.retry_schedule_secs = vec![0.01];
+    settings.webhooks = vec![WebhookSettings {
+        id: "hook".into(),
+        url: receiver.url.clone(),
+        secret_env: "S".into(),
+        ..WebhookSettings::default()
+    }];
+    let secret = generate_secret();
+    let config = WebhookConfig::from_settings_with(&settings, &|_| Some(secret.clone())).unwrap();
+    let (observer, mut reports) = forward::<DeliveryReport>();
+    let webhooks = WebhookActor::start(
+        config,
+        WebhookMetrics::new(&prometheus::Registry::new()),
+        Some(audit.clone().recipient()),
+        Some(observer),
+    )
+    .unwrap();
+    for (i, id) in ["evt_ok", "evt_dead", "evt_gone"].into_iter().enumerate() {
+        let b = Arc::new(broadcast(
+            id,
+            i as u64 + 2,
+            &format!("agent-{id}"),
+            Scope::GlobalRouting,
+        ));
+        webhooks
+            .send(Submit { broadcast: b })
+            .await
+            .unwrap()
+            .unwrap();
+        loop {
+            let r = tokio::time::timeout(WAIT, reports.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if &*r.event_id == id && !matches!(r.result, ReportResult::Retrying { .. }) {
+                break;
+            }
+        }
+    }
+    assert!(receiver.drain().len() >= 4);
+    webhooks
+        .send(agentcast::actors::webhook::Flush)
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        WAIT,
+        audit.send(Shutdown {
+            reason: "test over".into(),
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let counts = |records: &[agentcast::actors::audit::StoredRecord]| records.len();
+    assert_eq!(counts(&query(&audit, kind("start")).await), 1);
+    assert_eq!(counts(&query(&audit, kind("stop")).await), 1);
+    let rejects = query(&audit, kind("reject")).await;
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].details["reason"], "stale");
+    assert_eq!(rejects[0].agent_id.as_deref(), Some("agent-2"));
+    assert_eq!(counts(&query(&audit, kind("eviction")).await), 1);
+    assert_eq!(counts(&query(&audit, kind("upstream_disconnect")).await), 1);
+    let connects = query(&audit, kind("upstream_connect")).await;
+    let reconnects: Vec<bool> = connects
+        .iter()
+        .map(|r| r.details["reconnect"].as_bool().unwrap())
+        .collect();
+    assert_eq!(reconnects, [false, true], "a connect and a reconnect");
+
+    let broadcasts = query(&audit, kind("broadcast")).await;
+    assert_eq!(broadcasts.len(), 1);
+    assert_eq!(broadcasts[0].agent_id.as_deref(), Some("agent-1"));
+    assert_eq!(broadcasts[0].details["event_id"], "evt_b1");
+    assert_eq!(broadcasts[0].details["scope"], "global_routing");
+
+    // evt_ok: 1 attempt; evt_dead: 2 attempts (schedule of one retry); evt_gone: 1 attempt.
+    let attempts = query(&audit, kind("webhook_attempt")).await;
+    let outcomes: Vec<(String, String)> = attempts
+        .iter()
+        .map(|r| {
+            (
+                r.details["event_id"].as_str().unwrap().into(),
+                r.details["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("evt_ok".to_owned(), "delivered".to_owned()),
+            ("evt_dead".into(), "retry".into()),
+            ("evt_dead".into(), "dead_letter".into()),
+            ("evt_gone".into(), "dead_letter".into()),
+        ]
+    );
+    assert_eq!(attempts[0].details["status"], 200);
+    assert_eq!(attempts[0].agent_id.as_deref(), Some("agent-evt_ok"));
+    let dead = query(&audit, kind("webhook_dead_letter")).await;
+    let dead_ids: Vec<&str> = dead
+        .iter()
+        .filter_map(|r| r.details["event_id"].as_str())
+        .collect();
+    assert_eq!(dead_ids, ["evt_dead", "evt_gone"]);
+    let endpoint = query(&audit, kind("webhook_endpoint")).await;
+    assert_eq!(endpoint.len(), 1);
+    assert_eq!(endpoint[0].details["action"], "disabled");
+
+    let verified = verify_path(&dir.path().join("audit.sqlite")).unwrap();
+    assert!(verified.records >= 14, "{verified:?}");
+}
+
+fn verify_cli(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agentcast"))
+        .args(["audit", "verify", "--path"])
+        .arg(path)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("agentcast runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[actix_rt::test]
+async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let (audit, _) = start_audit(&dir, |s| s.batch_max = 7);
+    for i in 0..40 {
+        audit.do_send(record(
+            AuditKind::Reject,
+            Some(&format!("agent-{i}")),
+            json!({"n": i}),
+        ));
+    }
+    flush(&audit).await;
+
+    let (ok, out) = verify_cli(&path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("audit chain intact: 41 records (ids 1..=41)"),
+        "{out}"
+    );
+
+    // Copies of the store, each tampered one way.
+    let copy = |name: &str| {
+        let target = dir.path().join(name);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("VACUUM INTO ?1", [target.display().to_string()])
+            .unwrap();
+        (target.clone(), rusqlite::Connection::open(target).unwrap())
+    };
+    let (edited, conn) = copy("edited.sqlite");
+    let changed = conn
+        .execute(
+            r#"UPDATE audit SET details = '{"n":999}' WHERE id = 17"#,
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let (ok, out) = verify_cli(&edited);
+    assert!(!ok, "{out}");
+    assert!(out.contains("record 17 ("), "{out}");
+    assert!(out.contains(", reject) does not match its hash"), "{out}");
+
+    let (removed, conn) = copy("removed.sqlite");
+    conn.execute("DELETE FROM audit WHERE id = 30", []).unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&removed);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("record 31 (") && out.contains("records 30..31 are missing"),
+        "{out}"
+    );
+
+    let (rehashed, conn) = copy("rehashed.sqlite");
+    // An editor who also recomputes the edited row's own hash still breaks the next one.
+    let prev: Vec<u8> = conn
+        .query_row("SELECT hash FROM audit WHERE id = 4", [], |r| r.get(0))
+        .unwrap();
+    let (at, details): (String, String) = conn
+        .query_row("SELECT at, details FROM audit WHERE id = 5", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(details, r#"{"n":3}"#);
+    let forged_details = r#"{"n":333}"#;
+    let forged = agentcast::actors::audit::chain::record_hash(
+        &prev.try_into().unwrap(),
+        5,
+        &at,
+        "reject",
+        Some("agent-3"),
+        forged_details,
+    );
+    conn.execute(
+        "UPDATE audit SET details = ?1, hash = ?2 WHERE id = 5",
+        rusqlite::params![forged_details, &forged[..]],
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&rehashed);
+    assert!(!ok && out.contains("record 6 ("), "{out}");
+
+    let (ok, out) = verify_cli(&dir.path().join("absent.sqlite"));
+    assert!(!ok && out.contains("does not exist"), "{out}");
+}
+
+#[actix_rt::test]
+async fn the_query_api_filters_by_kind_agent_since_and_limit_for_admins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (audit, _) = start_audit(&dir, |_| {});
+    flush(&audit).await; // the start record is written
+    for i in 0..10 {
+        let agent = if i % 2 == 0 {
+            "agent-even"
+        } else {
+            "agent-odd"
+        };
+        audit.do_send(record(AuditKind::Reject, Some(agent), json!({"n": i})));
+    }
+    // Evictions witnessed a second later than everything else (records carry their own time).
+    let evicted_at = Utc::now() + chrono::Duration::seconds(1);
+    let before_evictions = evicted_at - chrono::Duration::milliseconds(500);
+    for i in 0..3 {
+        let eviction = record(AuditKind::Eviction, Some("agent-odd"), json!({"n": i}));
+        audit.do_send(AuditRecord {
+            at: evicted_at,
+            ..eviction
+        });
+    }
+    flush(&audit).await;
+
+    let mut keys = ApiKeys::default();
+    keys.insert(
+        "admin-key",
+        Grant {
+            name: "ops".into(),
+            scopes: vec![],
+            admin: true,
+        },
+    );
+    keys.insert(
+        "viewer-key",
+        Grant {
+            name: "wall".into(),
+            scopes: vec![],
+            admin: false,
+        },
+    );
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(keys))
+            .app_data(web::Data::new(audit.clone()))
+            .configure(agentcast::http::audit::routes),
+    )
+    .await;
+    let get = |uri: String, key: Option<&'static str>| {
+        let mut req = test::TestRequest::get().uri(&uri);
+        if let Some(key) = key {
+            req = req.insert_header(("Authorization", format!("Bearer {key}")));
+        }
+        req.to_request()
+    };
+    let call = |uri: String| get(uri, Some("admin-key"));
+
+    let body: Value =
+        test::call_and_read_body_json(&app, call("/v1/audit?kind=reject".into())).await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 10);
+    let body: Value =
+        test::call_and_read_body_json(&app, call("/v1/audit?kind=reject&agent=agent-odd".into()))
+            .await;
+    let ns: Vec<i64> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["details"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, [1, 3, 5, 7, 9]);
+    let body: Value =
+        test::call_and_read_body_json(&app, call("/v1/audit?agent=agent-odd".into())).await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 8);
+    let since = before_evictions.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let body: Value =
+        test::call_and_read_body_json(&app, call(format!("/v1/audit?since={}", urlencode(&since))))
+            .await;
+    let kinds: Vec<&str> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["eviction"; 3]);
+
+    // Paging: limit, then since=<id> from `next`.
+    let page: Value = test::call_and_read_body_json(&app, call("/v1/audit?limit=5".into())).await;
+    assert_eq!(page["records"].as_array().unwrap().len(), 5);
+    assert_eq!(page["records"][0]["kind"], "start");
+    let next = page["next"].as_str().unwrap().to_owned();
+    assert_eq!(next, "5");
+    let page: Value =
+        test::call_and_read_body_json(&app, call(format!("/v1/audit?since={next}&limit=100")))
+            .await;
+    let ids: Vec<i64> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (6..=14).collect::<Vec<_>>());
+    assert!(page["next"].is_null());
+    assert_eq!(page["records"][0]["hash"].as_str().unwrap().len(), 64);
+
+    let status = |req| async { test::call_service(&app, req).await.status().as_u16() };
+    assert_eq!(status(get("/v1/audit".into(), None)).await, 401);
+    assert_eq!(
+        status(get("/v1/audit".into(), Some("viewer-key"))).await,
+        403
+    );
+    assert_eq!(status(call("/v1/audit?since=yesterday".into())).await, 400);
+}
+
+fn urlencode(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}
+
+#[actix_rt::test]
+async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (audit, metrics) = start_audit(&dir, |s| {
+        s.batch_max = 1;
+        s.queue_capacity = 2;
+    });
+    const SENT: u64 = 300;
+    for i in 0..SENT {
+        audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
+    }
+    flush(&audit).await;
+    // One more record after the writer caught up: the gap is written before it, if not already.
+    audit.do_send(record(AuditKind::Eviction, None, json!({})));
+    flush(&audit).await;
+
+    let unwritten = metrics.unwritten.get();
+    assert!(unwritten > 0, "a queue of 2 cannot hold a burst of {SENT}");
+    let rejects = query(&audit, kind("reject")).await.len() as u64;
+    assert_eq!(
+        rejects + unwritten,
+        SENT,
+        "every record is written or counted"
+    );
+    let gaps = query(&audit, kind("audit_gap")).await;
+    let reported: u64 = gaps
+        .iter()
+        .map(|g| g.details["unwritten"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reported, unwritten, "the chain says how many are missing");
+    verify_path(&dir.path().join("audit.sqlite")).expect("the chain is intact");
+}
+
+#[actix_rt::test]
+async fn retention_removes_old_records_and_the_chain_still_verifies_from_its_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let (audit, _) = start_audit(&dir, |s| s.retention_days = 90.0);
+    for i in 0..10 {
+        audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
+    }
+    let later = Utc::now() + chrono::Duration::days(10);
+    for i in 0..5 {
+        audit.do_send(AuditRecord {
+            at: later,
+            ..record(AuditKind::Eviction, None, json!({"n": i}))
+        });
+    }
+    flush(&audit).await;
+
+    // 95 days from now, everything but the five records dated 10 days ahead is out of retention.
+    let as_of = Utc::now() + chrono::Duration::days(95);
+    let removed = audit.send(ApplyRetention { as_of }).await.unwrap().unwrap();
+    assert_eq!(removed, 11, "the start record and the ten rejects");
+    let verified = verify_path(&path).unwrap();
+    assert_eq!(
+        (verified.records, verified.anchor_id, verified.first_id),
+        (5, Some(11), Some(12))
+    );
+
+    // The chain goes on from where it was.
+    audit.do_send(record(
+        AuditKind::Reject,
+        None,
+        json!({"after": "retention"}),
+    ));
+    flush(&audit).await;
+    let verified = verify_path(&path).unwrap();
+    assert_eq!((verified.records, verified.last_id), (6, Some(17)));
+    let (ok, out) = verify_cli(&path);
+    assert!(
+        ok && out.contains("from the retention anchor at record 11"),
+        "{out}"
+    );
+}
