@@ -73,8 +73,16 @@ async fn every_agent_matches_the_emulators_truth_within_two_seconds_of_the_strea
     service.shutdown().await;
 }
 
-/// Runs events, injects `fault`, waits for `counter` to move, then checks convergence.
-async fn survives(fault: &str, body: Value, counter: &str) {
+const RECONCILED: &str = "agentcast_signals_total{topic=\"reconciled\"}";
+
+/// Waits until a reconciliation after `since` finished (the reconciled count passed `since`).
+async fn reconciled_after(service: &TestService, since: f64) {
+    counter_reaches(service, RECONCILED, since + 1.0).await;
+}
+
+/// Runs events, injects `fault`, waits for `counter` to move (and, for a fault that costs a
+/// reconnect, for the reconciliation after it), then checks convergence.
+async fn survives(fault: &str, body: Value, counter: &str, reconnects: bool) {
     let sim = sim(150);
     let service = TestService::start(&sim, |_| {}).await;
     service.ready().await;
@@ -83,8 +91,12 @@ async fn survives(fault: &str, body: Value, counter: &str) {
     // Let some notifications arrive first, so that duplicate and stale have something to copy.
     let activity = "agentcast_signals_total{topic=\"activity\"}";
     counter_reaches(&service, activity, service.metric(activity).await + 20.0).await;
+    let reconciled = service.metric(RECONCILED).await;
     sim.fault(fault, body).await;
     counter_reaches(&service, counter, before + 1.0).await;
+    if reconnects {
+        reconciled_after(&service, reconciled).await;
+    }
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
     service.shutdown().await;
@@ -96,6 +108,7 @@ async fn a_dropped_socket_is_reconnected_and_the_state_converges() {
         "drop_sockets",
         json!({}),
         "agentcast_upstream_reconnects_total{cause=\"closed\"}",
+        true,
     )
     .await;
 }
@@ -106,6 +119,7 @@ async fn socket_closing_reconnects_at_once_and_the_state_converges() {
         "socket_closing",
         json!({"graceSecs": 5}),
         "agentcast_upstream_reconnects_total{cause=\"socket_closing\"}",
+        true,
     )
     .await;
 }
@@ -116,6 +130,7 @@ async fn an_expired_channel_is_replaced_and_resubscribed() {
         "expire_channel",
         json!({}),
         "agentcast_upstream_reconnects_total{cause=\"channel_gone\"}",
+        true,
     )
     .await;
 }
@@ -126,6 +141,7 @@ async fn a_malformed_frame_is_rejected_and_counted() {
         "malformed_frame",
         json!({}),
         "agentcast_rejects_total{reason=\"malformed\"}",
+        false,
     )
     .await;
 }
@@ -136,6 +152,7 @@ async fn an_oversized_frame_is_rejected_and_counted() {
         "oversized_frame",
         json!({"bytes": 70_000}),
         "agentcast_rejects_total{reason=\"oversized\"}",
+        false,
     )
     .await;
 }
@@ -146,6 +163,7 @@ async fn a_duplicate_is_discarded_and_counted() {
         "duplicate",
         json!({}),
         "agentcast_rejects_total{reason=\"duplicate\"}",
+        false,
     )
     .await;
 }
@@ -156,6 +174,7 @@ async fn a_stale_event_is_discarded_and_counted() {
         "stale_event",
         json!({}),
         "agentcast_rejects_total{reason=\"stale\"}",
+        false,
     )
     .await;
 }
@@ -167,12 +186,14 @@ async fn stopped_heartbeats_are_noticed_by_the_watchdog() {
     service.ready().await;
     // A silent socket: no events, no heartbeats, no pongs.
     sim.fault("stop_heartbeats", json!({"secs": 2})).await;
+    let reconciled = service.metric(RECONCILED).await;
     counter_reaches(
         &service,
         "agentcast_upstream_reconnects_total{cause=\"heartbeat_timeout\"}",
         1.0,
     )
     .await;
+    reconciled_after(&service, reconciled).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
     service.shutdown().await;
@@ -188,7 +209,9 @@ async fn an_expired_token_is_renewed_without_losing_events() {
     sim.fault("expire_tokens", json!({})).await;
     // The background utilization fill calls REST every 100 ms: the next call meets the 401.
     counter_reaches(&service, "agentcast_genesys_rest_requests_total{route=\"GET /api/v2/routing/users/{userId}/utilization\",status=\"401\"}", 1.0).await;
+    let reconciled = service.metric(RECONCILED).await;
     sim.fault("drop_sockets", json!({})).await;
+    reconciled_after(&service, reconciled).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
     assert!(

@@ -156,12 +156,8 @@ fn serve(
         }
     };
     actix_rt::System::new().block_on(async move {
-        let options = ServiceOptions {
-            settings: Arc::new(settings),
-            credentials,
-            listener,
-            extra_keys,
-        };
+        let mut options = ServiceOptions::new(Arc::new(settings), credentials, listener);
+        options.extra_keys = extra_keys;
         let service = match Service::start(options).await {
             Ok(service) => service,
             Err(err) => return runtime_failure("cannot start", &err),

@@ -1,28 +1,33 @@
 //! The service, wired: actors started in dependency order, the HTTP server, and the one
 //! shutdown path.
 //!
-//! Start: metrics → Genesys client and the start-up check (a token and the first roster page;
-//! a refused credential or missing permission fails here, naming the cause) → reference
-//! loader → hub → validator pool → HTTP server → stream (roster, channels, sockets).
+//! Start: metrics → webhook configuration (secrets) → Genesys client and the start-up check
+//! (a token and the first roster page; a refused credential or missing permission fails here,
+//! naming the cause) → audit trail → webhook outbox → reference loader → hub → validator pool
+//! → HTTP server → stream (roster, channels, sockets).
 //!
 //! Shutdown ([`Service::shutdown`]): stop accepting connections → close the upstream sockets
-//! → every subscriber session gets close 1001 → stop the HTTP server → stop the validators
-//! and the hub.
+//! → every subscriber session gets close 1001 → stop the HTTP server → flush the webhook
+//! outbox → the audit trail writes its `stop` record and flushes → stop the validators and
+//! the hub.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use actix::{Actor, Addr};
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{
     actors::{
-        hub::HubHandle,
+        audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics},
+        hub::{HubHandle, downstream::Downstream},
         ingest_metrics::IngestMetrics,
         stream::{GenesysStreamActor, Shutdown, Start, StreamContext, StreamError, UpstreamStatus},
         validator::{ValidatorOutputs, ValidatorPool},
+        webhook::{self, WebhookActor, WebhookConfig, WebhookError, WebhookMetrics},
     },
-    config::{Credentials, Settings},
+    config::{ConfigError, Credentials, Settings},
+    event::{AuditKind, AuditRecord, AuditSink},
     genesys::{ClientConfig, GenesysClient, GenesysError, backoff::Backoff},
     http::{
         self,
@@ -35,6 +40,9 @@ use crate::{
     },
 };
 
+/// Reads a secret from a named variable.
+pub type SecretLookup = Box<dyn Fn(&str) -> Option<String>>;
+
 /// What a service needs to start.
 pub struct ServiceOptions {
     pub settings: Arc<Settings>,
@@ -43,15 +51,40 @@ pub struct ServiceOptions {
     pub listener: std::net::TcpListener,
     /// Keys given in clear besides the configured ones (the demo's viewer key).
     pub extra_keys: Vec<(String, Grant)>,
+    /// Reads a webhook secret variable (the process environment, unless a test or the demo
+    /// hands secrets in directly).
+    pub secret_of: SecretLookup,
+}
+
+impl ServiceOptions {
+    pub fn new(
+        settings: Arc<Settings>,
+        credentials: Credentials,
+        listener: std::net::TcpListener,
+    ) -> Self {
+        Self {
+            settings,
+            credentials,
+            listener,
+            extra_keys: Vec::new(),
+            secret_of: Box::new(|var| std::env::var(var).ok()),
+        }
+    }
 }
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("the Genesys start-up check failed: {0}")]
     Genesys(#[from] GenesysError),
     #[error(transparent)]
     Stream(#[from] StreamError),
+    #[error("could not open the audit trail: {0}")]
+    Audit(#[from] AuditError),
+    #[error("could not open the webhook outbox: {0}")]
+    Webhook(#[from] WebhookError),
     #[error("no Genesys API base is configured (genesys.region or genesys.api_base)")]
     NoApiBase,
     #[error("could not serve HTTP: {0}")]
@@ -68,6 +101,8 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     pub upstream: Arc<UpstreamStatus>,
     pub hub: HubHandle,
+    pub webhooks: Addr<WebhookActor>,
+    pub audit: Addr<AuditActor>,
     server: ServerHandle,
     stream: Addr<GenesysStreamActor>,
     pool: ValidatorPool,
@@ -75,33 +110,53 @@ pub struct Service {
 
 impl Service {
     /// Starts everything. Must run inside an actix `System` (upstream actors live on the
-    /// current thread; validators and the hub get threads of their own).
+    /// current thread; validators, the hub, webhooks and audit get threads of their own).
     pub async fn start(options: ServiceOptions) -> Result<Self, StartError> {
         let ServiceOptions {
             settings,
             credentials,
             listener,
             extra_keys,
+            secret_of,
         } = options;
         let metrics = Arc::new(Metrics::new());
         let ingest = IngestMetrics::new(metrics.registry());
+        let webhook_config = WebhookConfig::from_settings_with(&settings, &*secret_of)?;
         let client_config = ClientConfig::from_settings(&settings.genesys, credentials)
             .ok_or(StartError::NoApiBase)?;
         let client = GenesysClient::new(client_config, metrics.clone());
         super::startup_check(&client).await?;
 
+        let audit = AuditActor::start(
+            AuditConfig::from_settings(&settings.audit),
+            AuditMetrics::new(metrics.registry()),
+        )?;
+        let audit_sink: AuditSink = audit.clone().recipient();
+        let effective = serde_json::to_value(settings.as_ref()).unwrap_or_default();
+        audit_sink.do_send(AuditRecord::now(AuditKind::ConfigChange, None, effective));
+        let webhooks = WebhookActor::start(
+            webhook_config,
+            WebhookMetrics::new(metrics.registry()),
+            Some(audit_sink.clone()),
+            None,
+        )?;
+
         let cache = ReferenceCache::default();
         let reference =
             ReferenceActor::new(client.clone(), cache.clone(), settings.reference.clone()).start();
+        let downstream = vec![
+            Downstream::new("webhooks", webhooks.clone().recipient()),
+            Downstream::new("audit", audit.clone().recipient()),
+        ];
         let hub = HubHandle::start(
             Arc::new(settings.subscribers.clone()),
             metrics.registry(),
-            Vec::new(),
-            None,
+            downstream,
+            Some(audit_sink.clone()),
         )?;
         let outputs = ValidatorOutputs {
             publish: hub.addr.clone().recipient(),
-            audit: None,
+            audit: Some(audit_sink.clone()),
             schedule_changes: Some(reference.clone().recipient()),
         };
         let pool = ValidatorPool::start(
@@ -117,21 +172,31 @@ impl Service {
         for (key, grant) in extra_keys {
             keys.insert(&key, grant);
         }
+        if keys.is_empty() {
+            warn!(
+                "No api_keys are configured: /v1/subscribe, /v1/agents and the admin API refuse everyone."
+            );
+        }
         let upstream = Arc::new(UpstreamStatus::default());
         let local_addr = listener.local_addr()?;
         let server = {
             let (metrics, upstream, hub, keys) =
                 (metrics.clone(), upstream.clone(), hub.clone(), keys);
+            let (webhooks, audit) = (webhooks.clone(), audit.clone());
             HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::from(metrics.clone()))
                     .app_data(web::Data::from(upstream.clone()))
                     .app_data(web::Data::new(hub.clone()))
                     .app_data(web::Data::new(keys.clone()))
+                    .app_data(web::Data::new(webhooks.clone()))
+                    .app_data(web::Data::new(audit.clone()))
                     .configure(http::ops::routes)
                     .configure(http::stats::routes)
                     .configure(http::agents::routes)
                     .configure(http::subscribe::routes)
+                    .configure(http::webhooks::routes)
+                    .configure(http::audit::routes)
             })
             .disable_signals()
             .shutdown_timeout(settings.subscribers.close_timeout_secs.max(1))
@@ -147,12 +212,12 @@ impl Service {
             client,
             pool: pool.clone(),
             metrics: ingest,
-            audit: None,
+            audit: Some(audit_sink),
             upstream: upstream_settings.clone(),
             max_payload_bytes: settings.validation.max_payload_bytes,
             reconnect_backoff: Backoff::new(
-                std::time::Duration::from_millis(upstream_settings.reconnect_initial_backoff_ms),
-                std::time::Duration::from_secs(upstream_settings.reconnect_max_backoff_secs),
+                Duration::from_millis(upstream_settings.reconnect_initial_backoff_ms),
+                Duration::from_secs(upstream_settings.reconnect_max_backoff_secs),
             ),
         };
         let stream = GenesysStreamActor::new(cx, reference, upstream.clone()).start();
@@ -165,6 +230,8 @@ impl Service {
             metrics,
             upstream,
             hub,
+            webhooks,
+            audit,
             server: server_handle,
             stream,
             pool,
@@ -182,9 +249,22 @@ impl Service {
                 remaining = closed.remaining,
                 "Subscriber sessions closed (1001)."
             ),
-            Err(err) => tracing::warn!(error = %err, "The hub was gone before shutdown."),
+            Err(err) => warn!(error = %err, "The hub was gone before shutdown."),
         }
         self.server.stop(true).await;
+        if self.webhooks.send(webhook::Flush).await.is_err() {
+            warn!("The webhook actor was gone before its outbox was flushed.");
+        }
+        if self
+            .audit
+            .send(audit::Shutdown {
+                reason: "shutdown requested".into(),
+            })
+            .await
+            .is_err()
+        {
+            warn!("The audit actor was gone before its stop record.");
+        }
         self.pool.stop();
         self.hub.stop();
         info!("Shut down.");

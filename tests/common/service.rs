@@ -19,6 +19,8 @@ pub struct TestService {
     pub service: Option<Service>,
     pub base: String,
     http: awc::Client,
+    /// Holds the webhook outbox and the audit trail; removed when the test ends.
+    pub data_dir: tempfile::TempDir,
 }
 
 /// Settings tuned for tests: fast heartbeats, short backoffs, quick reconciliation.
@@ -43,9 +45,12 @@ pub fn test_settings(sim: &TestSim) -> Settings {
 impl TestService {
     /// Starts a service against `sim`, with [`test_settings`] adjusted by `tweak`.
     pub async fn start(sim: &TestSim, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
         let mut settings = test_settings(sim);
+        settings.webhook.outbox_path = data_dir.path().join("outbox.sqlite").display().to_string();
+        settings.audit.path = data_dir.path().join("audit.sqlite").display().to_string();
         tweak(&mut settings);
-        Self::try_start(sim, settings)
+        Self::try_start(sim, settings, data_dir)
             .await
             .expect("the service starts")
     }
@@ -53,6 +58,7 @@ impl TestService {
     pub async fn try_start(
         sim: &TestSim,
         settings: Settings,
+        data_dir: tempfile::TempDir,
     ) -> Result<Self, agentcast::app::service::StartError> {
         if std::env::var_os("AGENTCAST_TEST_LOG").is_some() {
             agentcast::telemetry::init(agentcast::config::LogFormat::Human, "info");
@@ -63,18 +69,15 @@ impl TestService {
             scopes: Scope::ALL.to_vec(),
             admin: true,
         };
-        let options = ServiceOptions {
-            settings: Arc::new(settings),
-            credentials: sim.credentials(),
-            listener,
-            extra_keys: vec![(KEY.to_owned(), grant)],
-        };
+        let mut options = ServiceOptions::new(Arc::new(settings), sim.credentials(), listener);
+        options.extra_keys = vec![(KEY.to_owned(), grant)];
         let service = within("service start", Service::start(options)).await?;
         let base = format!("http://{}", service.local_addr);
         Ok(Self {
             service: Some(service),
             base,
             http: awc::Client::builder().timeout(WAIT).finish(),
+            data_dir,
         })
     }
 

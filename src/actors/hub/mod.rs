@@ -67,12 +67,9 @@ pub struct Publish {
     pub validated: Validated,
 }
 
-/// A broadcast, as the downstream actors (webhooks, audit) receive it.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct Broadcasted {
-    pub broadcast: Arc<Broadcast>,
-}
+/// A broadcast, as the downstream actors (webhooks, audit) receive it (defined with the
+/// other messages several actors receive).
+pub use crate::actors::Broadcasted;
 
 /// A new session: the hub queues its welcome and catch-up, then registers it.
 #[derive(Debug, Message)]
