@@ -8,10 +8,10 @@
 //! `cargo bench --bench sim_throughput`; `SIM_BENCH_AGENTS`, `SIM_BENCH_RATE` and
 //! `SIM_BENCH_SECS` override the defaults.
 
+mod support;
+
 use std::{
     cell::Cell,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
     rc::Rc,
     time::{Duration, Instant},
 };
@@ -24,98 +24,6 @@ use serde_json::{Value, json};
 const CHANNELS: usize = 20;
 const TOPICS_PER_CHANNEL: usize = 1000;
 const WARMUP: Duration = Duration::from_secs(2);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Emulator {
-    child: Child,
-    base: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // SIGTERM for a clean shutdown, then make sure it is gone.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(agents: u32, rate: f64) -> Emulator {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-        .args([
-            "sim",
-            "--agents",
-            &agents.to_string(),
-            "--events-per-sec",
-            &rate.to_string(),
-        ])
-        .env("AGENTCAST_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("agentcast sim starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first stdout line");
-    let first: Value = serde_json::from_str(&line).expect("first line is JSON");
-    let field = |k: &str| first[k].as_str().expect("field").to_owned();
-    Emulator {
-        base: field("base"),
-        client_id: field("clientId"),
-        client_secret: field("clientSecret"),
-        child,
-    }
-}
-
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kib / 1024.0
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
 
 async fn call(
     http: &awc::Client,
@@ -148,7 +56,12 @@ async fn events_emitted(http: &awc::Client, base: &str) -> u64 {
 }
 
 async fn run(agents: u32, rate: f64, window: Duration) -> Value {
-    let emulator = start(agents, rate);
+    let emulator = support::Emulator::start(&[
+        "--agents",
+        &agents.to_string(),
+        "--events-per-sec",
+        &rate.to_string(),
+    ]);
     let pid = emulator.child.id();
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -243,12 +156,17 @@ async fn run(agents: u32, rate: f64, window: Duration) -> Value {
     actix_web::rt::time::sleep(WARMUP).await;
     // Each sample is taken right after a /sim/truth answer, so both ends carry the same lag.
     let e0 = events_emitted(&http, &emulator.base).await;
-    let (t0, m0, b0, c0) = (Instant::now(), received.get(), bytes.get(), cpu_ticks(pid));
+    let (t0, m0, b0, c0) = (
+        Instant::now(),
+        received.get(),
+        bytes.get(),
+        support::cpu_secs(pid),
+    );
     actix_web::rt::time::sleep(window).await;
     let e1 = events_emitted(&http, &emulator.base).await;
-    let (m1, b1, c1) = (received.get(), bytes.get(), cpu_ticks(pid));
+    let (m1, b1, c1) = (received.get(), bytes.get(), support::cpu_secs(pid));
     let secs = t0.elapsed().as_secs_f64();
-    let rss = rss_mib(pid);
+    let rss = support::rss_mib(pid);
     let mut res = http
         .get(format!("{}/sim/channels", emulator.base))
         .send()
@@ -270,7 +188,7 @@ async fn run(agents: u32, rate: f64, window: Duration) -> Value {
         "emittedEventsPerSec": per_sec(e1 - e0),
         "messagesReceivedPerSec": per_sec(m1 - m0),
         "megabytesReceivedPerSec": ((b1 - b0) as f64 / secs / 1e6 * 100.0).round() / 100.0,
-        "emulatorCpuPercentOfOneCore": (((c1 - c0) as f64 / clock_ticks_per_sec()) / secs * 1000.0).round() / 10.0,
+        "emulatorCpuPercentOfOneCore": ((c1 - c0) / secs * 1000.0).round() / 10.0,
         "emulatorRssMiB": (rss * 10.0).round() / 10.0,
         "slowClientCloses": channels["slowClientCloses"],
     })
@@ -278,9 +196,9 @@ async fn run(agents: u32, rate: f64, window: Duration) -> Value {
 
 fn main() {
     // `cargo bench` passes `--bench`; there are no other options.
-    let agents: u32 = env_or("SIM_BENCH_AGENTS", 10_000);
-    let rate: f64 = env_or("SIM_BENCH_RATE", 2_000.0);
-    let window = Duration::from_secs(env_or("SIM_BENCH_SECS", 20));
+    let agents: u32 = support::env_or("SIM_BENCH_AGENTS", 10_000);
+    let rate: f64 = support::env_or("SIM_BENCH_RATE", 2_000.0);
+    let window = Duration::from_secs(support::env_or("SIM_BENCH_SECS", 20));
     // Setup and teardown take seconds; a stuck run fails instead of hanging.
     let limit = window + Duration::from_secs(180);
     let result = actix_web::rt::System::new()

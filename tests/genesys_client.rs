@@ -478,8 +478,7 @@ async fn next_notification(socket: &mut agentcast::genesys::socket::ChannelSocke
         loop {
             match socket.next().await {
                 Some(Ok(ws::Frame::Text(text))) => {
-                    let text = std::str::from_utf8(&text).expect("utf-8 frame");
-                    return notification::parse(text).expect("a notification");
+                    return notification::parse(&text).expect("a notification");
                 }
                 Some(Ok(_)) => continue,
                 other => panic!("socket ended: {other:?}"),

@@ -74,7 +74,7 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     // Interleave agents, as a busy socket would: step 0 of every agent, then step 1, …
     for step in 0..CHANGES {
         for agent in 0..AGENTS {
-            let body = serde_json::value::RawValue::from_string(activity(agent, step)).unwrap();
+            let body = bytes::Bytes::from(activity(agent, step));
             pool.send(AgentSignal {
                 agent_id: AgentId::from(format!("agent-{agent}")),
                 received_at: Instant::now(),

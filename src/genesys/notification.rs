@@ -1,11 +1,16 @@
 //! Reading what arrives on a channel socket: heartbeats, pongs, system messages and the
-//! per-user topics. The envelope is parsed here; the topic's body is left raw for whoever
-//! handles that topic to parse once.
+//! per-user topics. The envelope is parsed here, borrowing from the frame; a topic's body is
+//! handed on as a slice of the frame's own buffer (no copy), for whoever handles that topic
+//! to parse once.
 
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{
-    models::{ChannelMetadataBody, RawEnvelope},
+    models::ChannelMetadataBody,
     topics::{Topic, UserTopicKind},
 };
 
@@ -34,7 +39,8 @@ pub enum Notification {
         user_id: String,
         kind: UserTopicKind,
         correlation_id: Option<String>,
-        body: Box<RawValue>,
+        /// The `eventBody` JSON, a slice of the frame.
+        body: Bytes,
     },
     /// A topic agentcast does not know.
     Unknown {
@@ -61,13 +67,30 @@ impl NotificationError {
     }
 }
 
+/// The envelope, borrowed from the frame: `version` and unknown keys are skipped.
+#[derive(Deserialize)]
+struct BorrowedEnvelope<'a> {
+    #[serde(rename = "topicName", borrow)]
+    topic_name: Cow<'a, str>,
+    #[serde(rename = "eventBody", borrow)]
+    event_body: &'a RawValue,
+    #[serde(default, borrow)]
+    metadata: Option<BorrowedMetadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BorrowedMetadata<'a> {
+    #[serde(rename = "CorrelationId", default, borrow)]
+    correlation_id: Option<Cow<'a, str>>,
+}
+
 /// Parses one text frame.
-pub fn parse(text: &str) -> Result<Notification, NotificationError> {
-    let envelope: RawEnvelope = serde_json::from_str(text)?;
+pub fn parse(frame: &Bytes) -> Result<Notification, NotificationError> {
+    let envelope: BorrowedEnvelope<'_> = serde_json::from_slice(frame)?;
     let correlation_id = envelope
         .metadata
-        .as_ref()
-        .and_then(|m| m.correlation_id.clone());
+        .and_then(|m| m.correlation_id)
+        .map(Cow::into_owned);
     Ok(match Topic::parse(&envelope.topic_name) {
         Topic::ChannelMetadata => {
             let body: ChannelMetadataBody = serde_json::from_str(envelope.event_body.get())
@@ -88,7 +111,7 @@ pub fn parse(text: &str) -> Result<Notification, NotificationError> {
             user_id: user_id.to_owned(),
             kind,
             correlation_id,
-            body: envelope.event_body,
+            body: frame.slice_ref(envelope.event_body.get().as_bytes()),
         },
         Topic::Unknown(topic) => Notification::Unknown {
             topic: topic.to_owned(),
@@ -104,21 +127,27 @@ mod tests {
     fn heartbeats_pongs_and_user_topics_are_told_apart() {
         let heartbeat =
             r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#;
-        assert!(matches!(parse(heartbeat).unwrap(), Notification::Heartbeat));
+        assert!(matches!(
+            parse(&Bytes::from_static(heartbeat.as_bytes())).unwrap(),
+            Notification::Heartbeat
+        ));
         let pong = r#"{"topicName":"channel.metadata","eventBody":{"message":"pong"}}"#;
-        assert!(matches!(parse(pong).unwrap(), Notification::Pong));
+        assert!(matches!(
+            parse(&Bytes::from_static(pong.as_bytes())).unwrap(),
+            Notification::Pong
+        ));
         let closing = r#"{"topicName":"v2.system.socket_closing","version":"2","eventBody":{"message":"bye"},"metadata":{"CorrelationId":"c"}}"#;
         assert!(matches!(
-            parse(closing).unwrap(),
+            parse(&Bytes::from_static(closing.as_bytes())).unwrap(),
             Notification::SocketClosing
         ));
         let presence = r#"{"topicName":"v2.users.9ed7d9f6-0c59-4360-ac54-40dd35eb9c2f.presence","version":"2","eventBody":{"source":"PURECLOUD","presenceDefinition":{"id":"6a3af858-942f-489d-9700-5f9bcdcdae9b","systemPresence":"AVAILABLE"},"primary":true,"message":""},"metadata":{"CorrelationId":"290034f4-c3d7-46fd-8342-ee5bc859b7e9"}}"#;
-        match parse(presence).unwrap() {
+        match parse(&Bytes::from_static(presence.as_bytes())).unwrap() {
             Notification::User {
                 user_id,
                 kind,
                 correlation_id,
-                ..
+                body,
             } => {
                 assert_eq!(user_id, "9ed7d9f6-0c59-4360-ac54-40dd35eb9c2f");
                 assert_eq!(kind, UserTopicKind::Presence);
@@ -126,6 +155,7 @@ mod tests {
                     correlation_id.as_deref(),
                     Some("290034f4-c3d7-46fd-8342-ee5bc859b7e9")
                 );
+                assert_eq!(&body[..], br#"{"source":"PURECLOUD","presenceDefinition":{"id":"6a3af858-942f-489d-9700-5f9bcdcdae9b","systemPresence":"AVAILABLE"},"primary":true,"message":""}"#, "the body is exactly eventBody");
             }
             other => panic!("{other:?}"),
         }
@@ -140,7 +170,7 @@ mod tests {
             r#"{"topicName":1}"#,
             r#"{"topicName":"channel.metadata","eventBody":{}}"#,
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse(&Bytes::from_static(bad.as_bytes())).is_err(), "{bad}");
         }
     }
 }

@@ -137,7 +137,6 @@ pub fn envelope<B: Serialize>(topic_name: String, body: B, correlation_id: Uuid)
         event_body: body,
         metadata: Some(EnvelopeMetadata {
             correlation_id: Some(correlation_id.to_string()),
-            extra: serde_json::Map::new(),
         }),
     };
     to_text(&envelope)

@@ -249,7 +249,7 @@ impl ChannelActor {
         }
     }
 
-    fn handle_text(&mut self, text: &[u8], ctx: &mut Context<Self>) {
+    fn handle_text(&mut self, text: &bytes::Bytes, ctx: &mut Context<Self>) {
         let received_at = Instant::now();
         if text.len() > self.cx.max_payload_bytes {
             return self.reject(
@@ -259,14 +259,7 @@ impl ChannelActor {
                 format!("{} bytes > {}", text.len(), self.cx.max_payload_bytes),
             );
         }
-        let Ok(text) = std::str::from_utf8(text) else {
-            return self.reject(
-                RejectReason::Malformed,
-                None,
-                None,
-                "frame is not UTF-8".into(),
-            );
-        };
+
         match notification::parse(text) {
             Err(err) => self.reject(RejectReason::Malformed, None, None, err.to_string()),
             Ok(Notification::Heartbeat | Notification::Pong | Notification::Metadata { .. }) => {}

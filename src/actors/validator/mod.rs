@@ -14,9 +14,10 @@ pub mod verdict;
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use actix::{Actor, Context, Handler, Message, Recipient};
+use bytes::Bytes;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
-use serde_json::{json, value::RawValue};
+use serde_json::json;
 use tracing::debug;
 
 pub use pool::ValidatorPool;
@@ -54,7 +55,8 @@ pub enum SignalInput {
     Notification {
         kind: UserTopicKind,
         correlation_id: Option<String>,
-        body: Box<RawValue>,
+        /// The `eventBody` JSON (a slice of the frame it came in).
+        body: Bytes,
     },
     /// The agent as read over REST by reconciliation, fetched at `fetched_at`.
     Observed {
@@ -198,7 +200,7 @@ impl ValidatorActor {
         received_at: Instant,
         kind: UserTopicKind,
         correlation_id: Option<String>,
-        body: &RawValue,
+        body: &[u8],
     ) {
         self.metrics
             .signals
@@ -286,8 +288,8 @@ impl ValidatorActor {
     }
 }
 
-fn parse<T: DeserializeOwned>(body: &RawValue) -> Result<T, String> {
-    serde_json::from_str(body.get()).map_err(|e| e.to_string())
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| e.to_string())
 }
 
 impl Actor for ValidatorActor {

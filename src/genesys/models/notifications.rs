@@ -107,9 +107,8 @@ pub type RawEnvelope = Envelope<Box<RawValue>>;
 pub struct EnvelopeMetadata {
     #[serde(rename = "CorrelationId")]
     pub correlation_id: Option<String>,
-    /// Other keys (e.g. `"type": "message"` on chat topics).
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    // Other keys (e.g. `"type": "message"` on chat topics) are ignored: capturing them with
+    // `#[serde(flatten)]` made every envelope parse buffer its metadata (measured).
 }
 
 /// `v2.users.{id}.activity`: presence, routing status and active queues in one message.
