@@ -37,7 +37,7 @@ use tokio::sync::oneshot;
 use self::{
     admission::Admission,
     downstream::{Downstream, DownstreamQueue, DownstreamStats},
-    filter::Filter,
+    filter::{Filter, Matcher},
     latency::{LatencyWindow, Percentiles},
     metrics::FanoutMetrics,
     store::{Published, Store},
@@ -152,7 +152,7 @@ pub struct HubStats {
 
 struct SessionEntry {
     id: SessionId,
-    filter: Filter,
+    filter: Matcher,
     outbox: Arc<Outbox>,
 }
 
@@ -454,7 +454,7 @@ impl Handler<Subscribe> for BroadcastHubActor {
         if msg.outbox.push_catch_up(catch_up) == Pushed::Queued {
             self.register(SessionEntry {
                 id: msg.session_id,
-                filter: msg.filter,
+                filter: msg.filter.into_matcher(),
                 outbox: msg.outbox,
             });
         }
@@ -478,7 +478,7 @@ impl Handler<UpdateFilter> for BroadcastHubActor {
             agents: self.store.snapshot(&msg.filter),
         };
         let entry = &mut self.sessions[at];
-        entry.filter = msg.filter;
+        entry.filter = msg.filter.into_matcher();
         if entry
             .outbox
             .push_catch_up([Frame::Text(subscribed), snapshot])
