@@ -347,6 +347,37 @@ async fn every_filter_is_honoured() {
     assert_eq!(routing_key.seqs(3).await, [1, 5, 7]);
     assert_eq!(by_frame.seqs(2).await, [4, 6]);
 
+    // Two subscribe frames back to back (handled in the same poll, well within a second):
+    // the second is refused, since each costs the hub a snapshot.
+    let mut eager = server.connect(ALL_KEY, "").await;
+    eager.welcome_and_snapshot().await;
+    eager
+        .ws
+        .send_text(r#"{"type":"subscribe","agentIds":["a4"]}"#)
+        .await
+        .unwrap();
+    eager
+        .ws
+        .send_text(r#"{"type":"subscribe","agentIds":["a1"]}"#)
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..3 {
+        frames.push(eager.json().await);
+    }
+    let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"subscribed") && kinds.contains(&"snapshot"),
+        "{frames:?}"
+    );
+    let refused = frames
+        .iter()
+        .find(|f| f["type"] == "error")
+        .expect("a refusal");
+    assert_eq!(refused["code"], "too_many_subscribes");
+    let snapshot = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
+    assert_eq!(snapshot["agents"][0]["agentId"], "a4");
+
     // A scope outside the key's grant is refused in a frame too, and the filter stays.
     routing_key
         .ws

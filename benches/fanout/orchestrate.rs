@@ -14,6 +14,12 @@ use serde_json::{Value, json};
 
 use crate::{Args, procfs};
 
+/// Longest wait for the stalled subscriber's eviction.
+const STALL_EVICTION_WAIT_SECS: u64 = 180;
+
+/// The server-side queueing histogram.
+const QUEUE_HISTOGRAM: &str = "agentcast_subscriber_queue_seconds";
+
 /// A child process of this binary, driven by lines on stdin/stdout.
 struct Proc {
     child: Child,
@@ -154,20 +160,42 @@ impl Target {
 
     /// `GET /v1/metrics`, for evictions.
     fn stats(&self) -> Option<Value> {
+        serde_json::from_str(&self.get("/v1/metrics")?).ok()
+    }
+
+    /// A histogram's cumulative buckets from `GET /metrics`: `(upper bound, count)`.
+    fn histogram(&self, name: &str) -> Option<Vec<(f64, u64)>> {
+        let text = self.get("/metrics")?;
+        let prefix = format!("{name}_bucket{{le=\"");
+        Some(
+            text.lines()
+                .filter_map(|line| line.strip_prefix(&prefix))
+                .filter_map(|rest| {
+                    let (le, count) = rest.split_once("\"} ")?;
+                    Some((
+                        le.parse().unwrap_or(f64::INFINITY),
+                        count.trim().parse().ok()?,
+                    ))
+                })
+                .collect(),
+        )
+    }
+
+    /// A body from the server (HTTP/1.1 GET, connection closed after).
+    fn get(&self, path: &str) -> Option<String> {
         let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .ok()?;
         write!(
             stream,
-            "GET /v1/metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
         )
         .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
-        let body = response.split_once("\r\n\r\n")?.1;
-        serde_json::from_str(body).ok()
+        Some(response.split_once("\r\n\r\n")?.1.to_owned())
     }
 
     fn fleet_args(&self, n: usize, query: &str, stalled: bool) -> Vec<String> {
@@ -319,6 +347,33 @@ impl Window {
     }
 }
 
+/// Quantiles (upper bucket bounds, ms) of the observations between two cumulative snapshots
+/// of a Prometheus histogram.
+fn histogram_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> Value {
+    let delta: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let was = before.iter().find(|(b, _)| b == le).map_or(0, |(_, c)| *c);
+            (*le, n.saturating_sub(was))
+        })
+        .collect();
+    let total = delta.last().map_or(0, |(_, n)| *n);
+    let quantile = |q: f64| -> Option<f64> {
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        delta.iter().find(|(_, n)| *n >= rank).map(|(le, _)| {
+            if le.is_finite() {
+                round2(le * 1000.0)
+            } else {
+                f64::INFINITY
+            }
+        })
+    };
+    if total == 0 {
+        return json!(null);
+    }
+    json!({"observations": total, "p50_le": quantile(0.5), "p99_le": quantile(0.99)})
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -335,6 +390,7 @@ fn measure(
     target.set_rate(rate)?;
     std::thread::sleep(warmup);
     fleets.all("reset")?;
+    let queue_before = target.histogram(QUEUE_HISTOGRAM);
     let cpu_before = target.cpu();
     let machine_before = procfs::machine_busy_secs();
     let started = Instant::now();
@@ -346,6 +402,7 @@ fn measure(
         .zip(machine_before)
         .map(|(a, b)| a - b);
     let rss = target.rss();
+    let queue_after = target.histogram(QUEUE_HISTOGRAM);
     target.set_rate(0)?;
     let window = Window::merge(&reports);
     let secs = if window.window_secs > 0.0 {
@@ -361,6 +418,9 @@ fn measure(
         "deliveries_per_sec": per_sec.round(),
         "frames_per_sec": (window.frames as f64 / secs).round(),
         "latency_ms": window.latency(),
+        // Server side only: hub dispatch → hand-off to the socket, oldest live event of each
+        // batch a session writes (agentcast_subscriber_queue_seconds), in ms.
+        "server_queue_ms": queue_before.zip(queue_after).map(|(b, a)| histogram_quantiles(&b, &a)),
         "server_cpu_secs_per_million_deliveries": cpu.filter(|_| window.deliveries > 0)
             .map(|c| round2(c / (window.deliveries as f64 / 1e6))),
         "server_cpu_cores": cpu.map(|c| round2(c / elapsed)),
@@ -453,7 +513,23 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             if stall.line()? != "READY" {
                 bail!("the stalled subscriber did not connect");
             }
+            let stalled_at = Instant::now();
             let with = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+            // Keep publishing until the stalled subscriber is evicted (its pipe holds a few MB).
+            target.set_rate(rate)?;
+            let evicted = |t: &Target| {
+                t.stats()
+                    .and_then(|s| s["evictions"]["slow_consumer"].as_u64())
+                    .unwrap_or(0)
+                    > 0
+            };
+            let deadline = Instant::now() + Duration::from_secs(STALL_EVICTION_WAIT_SECS);
+            while !evicted(&target) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            let evicted_after =
+                evicted(&target).then(|| round2(stalled_at.elapsed().as_secs_f64()));
+            target.set_rate(0)?;
             let evictions = target.stats().map(|s| s["evictions"].clone());
             drop(stall);
             let after = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
@@ -471,7 +547,8 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 "others_p99_ms_with_stalled": p99(&with),
                 "others_p99_ms_without_after": p99(&after),
                 "p99_change_pct": change,
-                "server_evictions_after_stalled_window": evictions,
+                "stalled_evicted_after_secs": evicted_after,
+                "server_evictions": evictions,
                 "windows": [before, with, after],
             }))
         }

@@ -23,7 +23,11 @@ pub mod latency;
 pub mod metrics;
 pub mod store;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::{
     Actor, ActorFutureExt, Addr, Arbiter, ArbiterHandle, AsyncContext, Context, Handler, Message,
@@ -276,7 +280,11 @@ impl BroadcastHubActor {
             latency_ms,
             broadcast_at,
         });
-        let published = Arc::new(Published { broadcast, text });
+        let published = Arc::new(Published {
+            broadcast,
+            text,
+            dispatched_at: Instant::now(),
+        });
         self.store.record(&published);
         self.total_broadcasts += 1;
         self.latency_sum_ms += latency_ms;

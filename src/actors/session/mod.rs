@@ -44,6 +44,10 @@ use crate::{
     http::auth::Grant,
 };
 
+/// Shortest time between two `subscribe` frames a session acts on: each costs the hub a
+/// snapshot, so a client cannot make it build them in a loop.
+pub const SUBSCRIBE_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A session's id, unique within the process (`ses_<n>` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
@@ -92,6 +96,8 @@ pub struct SessionActor {
     permit: Option<Permit>,
     /// The last time anything came from the client.
     last_seen: Instant,
+    /// When the last accepted `subscribe` frame came (each costs the hub a snapshot).
+    last_subscribe: Option<Instant>,
     fragments: Option<Box<Fragments>>,
     /// Set once the session has decided to close: later client frames are ignored.
     closing: bool,
@@ -154,6 +160,7 @@ impl SessionActor {
                 writer_task: Some(writer_task),
                 permit: Some(start.permit),
                 last_seen: Instant::now(),
+                last_subscribe: None,
                 fragments: None,
                 closing: false,
                 ended: false,
@@ -196,11 +203,24 @@ impl SessionActor {
 
     fn on_text(&mut self, text: &str) {
         match protocol::parse_client_frame(text) {
+            Ok(ClientFrame::Subscribe(_))
+                if self
+                    .last_subscribe
+                    .is_some_and(|at| at.elapsed() < SUBSCRIBE_MIN_INTERVAL) =>
+            {
+                self.outbox.push_text(protocol::error_frame(
+                    error_code::TOO_MANY_SUBSCRIBES,
+                    "at most one subscribe frame per second; this one was ignored",
+                ));
+            }
             Ok(ClientFrame::Subscribe(spec)) => match Filter::new(spec, &self.grant) {
-                Ok(filter) => self.fanout.addr.do_send(UpdateFilter {
-                    session_id: self.id,
-                    filter,
-                }),
+                Ok(filter) => {
+                    self.last_subscribe = Some(Instant::now());
+                    self.fanout.addr.do_send(UpdateFilter {
+                        session_id: self.id,
+                        filter,
+                    })
+                }
                 Err(err) => {
                     self.outbox.push_text(protocol::error_frame(
                         error_code::SCOPE_NOT_GRANTED,

@@ -81,6 +81,8 @@ pub struct Writer {
     snapshot: Option<std::vec::IntoIter<ByteString>>,
     /// Counted bytes handed to the socket and not yet released to the outbox.
     unreleased: usize,
+    /// Whether this drain's oldest live event has had its queueing time observed.
+    queue_observed: bool,
     deliveries: u64,
     frames: u64,
 }
@@ -105,6 +107,7 @@ impl Writer {
             pending: None,
             snapshot: None,
             unreleased: 0,
+            queue_observed: false,
             deliveries: 0,
             frames: 0,
         }
@@ -155,7 +158,7 @@ impl Writer {
                 return Poll::Ready(Stop::Flushed);
             }
             match self.outbox.poll_take(cx, &mut self.batch) {
-                Poll::Ready(Taken::Frames) => {}
+                Poll::Ready(Taken::Frames) => self.queue_observed = false,
                 Poll::Ready(Taken::Close(close)) => return Poll::Ready(Stop::Close(close)),
                 Poll::Pending => return Poll::Pending,
             }
@@ -174,6 +177,13 @@ impl Writer {
         self.unreleased += queued.cost;
         Some(match queued.frame {
             Frame::Event(first) => {
+                // Live events only (catch-up events cost nothing and are old on purpose).
+                if queued.cost > 0 && !self.queue_observed {
+                    self.queue_observed = true;
+                    self.metrics
+                        .queue_seconds
+                        .observe(first.dispatched_at.elapsed().as_secs_f64());
+                }
                 if self.framing == Framing::Array && self.next_is_event() {
                     Message::Text(self.coalesce(&first))
                 } else {
