@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 use crate::{Args, procfs};
 
+/// (without, with) window pairs of the stalled comparison.
+const STALL_PAIRS: usize = 3;
 /// Longest wait for the stalled subscriber's eviction.
 const STALL_EVICTION_WAIT_SECS: u64 = 180;
 
@@ -90,6 +92,11 @@ struct Target {
 
 impl Target {
     fn start(args: &Args) -> anyhow::Result<Self> {
+        Self::start_server(args, false)
+    }
+
+    /// The target, or with `bare` an in-bench bare actix-ws server (the memory floor).
+    fn start_server(args: &Args, bare: bool) -> anyhow::Result<Self> {
         if let Some(url) = &args.url {
             let rest = url
                 .strip_prefix("ws://")
@@ -112,17 +119,18 @@ impl Target {
             });
         }
         let key = format!("bench-{}", uuid::Uuid::new_v4());
-        let mut server = Proc::spawn(
-            &args.server_prefix,
-            &[
-                "--role".into(),
-                "server".into(),
-                "--key".into(),
-                key.clone(),
-                "--workers".into(),
-                args.workers.to_string(),
-            ],
-        )?;
+        let mut server_args = vec![
+            "--role".to_owned(),
+            "server".into(),
+            "--key".into(),
+            key.clone(),
+            "--workers".into(),
+            args.workers.to_string(),
+        ];
+        if bare {
+            server_args.push("--bare".into());
+        }
+        let mut server = Proc::spawn(&args.server_prefix, &server_args)?;
         let ready: Value = serde_json::from_str(&server.line()?)?;
         Ok(Self {
             addr: ready["addr"].as_str().context("server addr")?.parse()?,
@@ -433,6 +441,9 @@ fn measure(
         "seq_gaps": window.gaps,
         "negative_latencies": window.negative,
         "closed_subscribers": window.closed,
+        // Offered more than this machine delivers: subscribers fall behind their queue budget
+        // and are closed with 4008 (the slow-consumer policy) or deliveries lag the offer.
+        "overloaded": window.closed > 0 || per_sec < 0.95 * (rate as f64 * subscribers as f64),
         "window_secs": round2(secs),
     });
     eprintln!("  {result}");
@@ -480,23 +491,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
 
     let idle = if args.idle_subscribers > 0 && args.url.is_none() {
-        eprintln!("{} idle subscribers:", args.idle_subscribers);
-        let target = Target::start(&args)?;
-        // A first hundred warms the server up (worker buffers, allocator arenas).
-        let warm = 100.min(args.idle_subscribers);
-        let _warm = Fleets::connect(&target, &args, warm, query)?;
-        let before = target.rss();
-        let _rest = Fleets::connect(&target, &args, args.idle_subscribers - warm, query)?;
-        let after = target.rss();
-        let result = before.zip(after).map(|(a, b)| {
-            json!({
-                "subscribers": args.idle_subscribers,
-                "server_rss_kib": b,
-                "rss_per_idle_subscriber_kib": round2(b.saturating_sub(a) as f64 / (args.idle_subscribers - warm) as f64),
-            })
-        });
-        eprintln!("  {result:?}");
-        result
+        let agentcast = idle_rss(&args, false, query)?;
+        let floor = idle_rss(&args, true, query)?;
+        Some(json!({
+            "subscribers": args.idle_subscribers,
+            "rss_per_idle_subscriber_kib": agentcast["rss_per_idle_subscriber_kib"],
+            "server_rss_kib": agentcast["server_rss_kib"],
+            "floor_actix_web_and_actix_ws": floor,
+        }))
     } else {
         None
     };
@@ -504,57 +506,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let stalled = match args.stall.split_once(',') {
         Some((subs, rate)) if !args.stall.is_empty() => {
             let (subscribers, rate): (usize, u32) = (subs.trim().parse()?, rate.trim().parse()?);
-            eprintln!("stalled subscriber among {subscribers} at {rate} events/s:");
-            let mut target = Target::start(&args)?;
-            let mut fleets = Fleets::connect(&target, &args, subscribers, query)?;
-            let window = Duration::from_secs(args.stall_secs);
-            let before = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
-            let mut stall = Proc::spawn(&args.fleet_prefix, &target.fleet_args(1, query, true))?;
-            if stall.line()? != "READY" {
-                bail!("the stalled subscriber did not connect");
-            }
-            let stalled_at = Instant::now();
-            let with = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
-            // Keep publishing until the stalled subscriber is evicted (its pipe holds a few MB).
-            target.set_rate(rate)?;
-            let evicted = |t: &Target| {
-                t.stats()
-                    .and_then(|s| s["evictions"]["slow_consumer"].as_u64())
-                    .unwrap_or(0)
-                    > 0
-            };
-            let deadline = Instant::now() + Duration::from_secs(STALL_EVICTION_WAIT_SECS);
-            while !evicted(&target) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            let evicted_after =
-                evicted(&target).then(|| round2(stalled_at.elapsed().as_secs_f64()));
-            target.set_rate(0)?;
-            let evictions = target.stats().map(|s| s["evictions"].clone());
-            drop(stall);
-            let after = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
-            let p99 = |v: &Value| v["latency_ms"]["p99"].as_f64();
-            let change = match (p99(&before), p99(&with), p99(&after)) {
-                (Some(a), Some(b), Some(c)) => {
-                    Some(round2((b - (a + c) / 2.0) / ((a + c) / 2.0) * 100.0))
-                }
-                _ => None,
-            };
-            Some(json!({
-                "subscribers": subscribers,
-                "events_per_sec": rate,
-                "others_p99_ms_without_before": p99(&before),
-                "others_p99_ms_with_stalled": p99(&with),
-                "others_p99_ms_without_after": p99(&after),
-                "p99_change_pct": change,
-                "stalled_evicted_after_secs": evicted_after,
-                "server_evictions": evictions,
-                "windows": [before, with, after],
-            }))
+            Some(stalled_run(&args, subscribers, rate, query)?)
         }
         _ => None,
     };
 
+    let targets = targets(&runs, idle.as_ref(), stalled.as_ref());
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let output = json!({
         "benchmark": "agentcast fan-out",
@@ -578,7 +535,127 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         "rss_per_connected_subscriber": rss_per_subscriber,
         "idle": idle,
         "stalled": stalled,
+        "targets": targets,
     });
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
+}
+
+/// The others' p99 with and without a subscriber that stopped reading. The machine is shared
+/// and noisy, so windows alternate (without, with) `STALL_PAIRS` times, each "with" window with
+/// a freshly stalled subscriber (killed after its window), and the medians are compared. Then
+/// one stalled subscriber is kept until agentcast evicts it, to show that it does.
+fn stalled_run(args: &Args, subscribers: usize, rate: u32, query: &str) -> anyhow::Result<Value> {
+    eprintln!("stalled subscriber among {subscribers} at {rate} events/s:");
+    let mut target = Target::start(args)?;
+    let mut fleets = Fleets::connect(&target, args, subscribers, query)?;
+    let window = Duration::from_secs(args.stall_secs);
+    let warmup = Duration::from_secs(1);
+    let stall = |target: &Target| -> anyhow::Result<Proc> {
+        let mut stall = Proc::spawn(&args.fleet_prefix, &target.fleet_args(1, query, true))?;
+        if stall.line()? != "READY" {
+            bail!("the stalled subscriber did not connect");
+        }
+        Ok(stall)
+    };
+    let p99 = |v: &Value| v["latency_ms"]["p99"].as_f64();
+    let (mut without, mut with, mut windows) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..STALL_PAIRS {
+        let w = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+        without.extend(p99(&w));
+        windows.push(json!({"stalled": false, "window": w}));
+        let stalled = stall(&target)?;
+        let w = measure(&mut target, &mut fleets, subscribers, rate, warmup, window)?;
+        with.extend(p99(&w));
+        windows.push(json!({"stalled": true, "window": w}));
+        drop(stalled);
+    }
+    // One more stalled subscriber, kept until it is evicted: it overflows its queue (4008) or,
+    // since it cannot answer pings either, goes stale (4001), whichever comes first.
+    let evictions = |t: &Target| {
+        t.stats().map_or(0, |s| {
+            let n = |reason: &str| s["evictions"][reason].as_u64().unwrap_or(0);
+            n("slow_consumer") + n("stale")
+        })
+    };
+    let evicted_before = evictions(&target);
+    let kept = stall(&target)?;
+    let stalled_at = Instant::now();
+    target.set_rate(rate)?;
+    let deadline = stalled_at + Duration::from_secs(STALL_EVICTION_WAIT_SECS);
+    while evictions(&target) == evicted_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let evicted_after =
+        (evictions(&target) > evicted_before).then(|| round2(stalled_at.elapsed().as_secs_f64()));
+    target.set_rate(0)?;
+    drop(kept);
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let (m_without, m_with) = (median(without.clone()), median(with.clone()));
+    Ok(json!({
+        "subscribers": subscribers,
+        "events_per_sec": rate,
+        "others_p99_ms_without": without,
+        "others_p99_ms_with_stalled": with,
+        "median_p99_ms_without": m_without,
+        "median_p99_ms_with_stalled": m_with,
+        "p99_change_pct": m_without.zip(m_with).map(|(a, b)| round2((b - a) / a * 100.0)),
+        "stalled_evicted_after_secs": evicted_after,
+        "server_evictions": target.stats().map(|s| s["evictions"].clone()),
+        "windows": windows,
+    }))
+}
+
+/// RSS per idle subscriber: a fresh server, a first hundred subscribers to warm it up (worker
+/// buffers, allocator arenas), then the rest; the difference divided by their number.
+fn idle_rss(args: &Args, bare: bool, query: &str) -> anyhow::Result<Value> {
+    eprintln!(
+        "{} idle subscribers ({}):",
+        args.idle_subscribers,
+        if bare {
+            "bare actix-ws floor"
+        } else {
+            "agentcast"
+        }
+    );
+    let target = Target::start_server(args, bare)?;
+    let warm = 100.min(args.idle_subscribers);
+    let _warm = Fleets::connect(&target, args, warm, query)?;
+    let before = target.rss();
+    let _rest = Fleets::connect(&target, args, args.idle_subscribers - warm, query)?;
+    let after = target.rss();
+    let result = match before.zip(after) {
+        Some((a, b)) => json!({
+            "server_rss_kib": b,
+            "rss_per_idle_subscriber_kib": round2(b.saturating_sub(a) as f64 / (args.idle_subscribers - warm) as f64),
+        }),
+        None => json!(null),
+    };
+    eprintln!("  {result}");
+    Ok(result)
+}
+
+/// The targets, checked against what was measured (null: not measured in this run).
+fn targets(runs: &[Value], idle: Option<&Value>, stalled: Option<&Value>) -> Value {
+    let at_1000: Option<f64> = runs
+        .iter()
+        .filter(|r| r["subscribers"] == 1000)
+        .filter_map(|r| r["deliveries_per_sec"].as_f64())
+        .reduce(f64::max);
+    let p99_200 = stalled
+        .filter(|s| s["subscribers"] == 1000 && s["events_per_sec"] == 200)
+        .and_then(|s| s["median_p99_ms_without"].as_f64());
+    let idle_rss = idle.and_then(|i| i["rss_per_idle_subscriber_kib"].as_f64());
+    let idle_count = idle.and_then(|i| i["subscribers"].as_u64());
+    let stall_change = stalled.and_then(|s| s["p99_change_pct"].as_f64());
+    let check = |value: Option<f64>, ok: &dyn Fn(f64) -> bool| value.map(ok);
+    json!({
+        "deliveries_per_sec_at_1000_subscribers": {"target": ">= 500000", "measured": at_1000, "met": check(at_1000, &|v| v >= 500_000.0)},
+        "p99_ms_at_200_events_per_sec_x_1000": {"target": "<= 5", "measured": p99_200, "met": check(p99_200, &|v| v <= 5.0)},
+        "rss_kib_per_idle_subscriber_at_10000": {"target": "<= 16", "measured": idle_rss, "subscribers": idle_count, "met": check(idle_rss, &|v| v <= 16.0)},
+        "stalled_subscriber_p99_change_pct": {"target": "< 20", "measured": stall_change, "met": check(stall_change, &|v| v < 20.0)},
+    })
 }

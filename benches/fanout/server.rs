@@ -35,7 +35,8 @@ use crate::Args;
 /// Agents in the synthetic organisation.
 const AGENTS: usize = 1000;
 
-/// EXPERIMENT: a bare actix-ws server (no hub, no session actor) for the memory floor.
+/// The memory floor: a bare actix-web + actix-ws server (a task per connection holding the
+/// session and stream; no hub, no session actor) for the same idle fleet.
 pub fn run_bare(args: Args) -> anyhow::Result<()> {
     actix_rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
@@ -56,6 +57,7 @@ pub fn run_bare(args: Args) -> anyhow::Result<()> {
         })
         .workers(args.workers)
         .backlog(4096)
+        .tcp_nodelay(true)
         .max_connections(25_000)
         .disable_signals()
         .bind(&args.listen)?;
@@ -70,7 +72,7 @@ pub fn run_bare(args: Args) -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if std::env::var_os("FANOUT_BARE").is_some() {
+    if args.bare {
         return run_bare(args);
     }
     let key = args.key.clone().context("--key is required")?;

@@ -7,3 +7,5 @@
 
 pub mod hub;
 pub mod session;
+
+pub use hub::{BroadcastHubActor, Broadcasted, HubHandle, Publish};

@@ -14,7 +14,7 @@
 //!
 //! The writing loop is a hand-written poll function rather than an `async fn`: it runs once
 //! per event per subscriber, and it lives as long as the connection, so both its CPU and its
-//! size matter (see `docs/subscriber-protocol.md`, performance notes).
+//! size matter (`cargo bench --bench fanout` measures both).
 
 use std::{
     collections::VecDeque,
