@@ -17,12 +17,14 @@
 //!   end-to-end latency as receive wall time minus the payload's
 //!   `availabilityStatusMatrix.timestamp`, deliveries and gaps, reporting on stdin's request.
 
+mod children;
 mod fleet;
 mod orchestrate;
 mod procfs;
 #[path = "../../tests/fanout_common/rawws.rs"]
 mod rawws;
 mod server;
+mod window;
 
 use clap::{Parser, ValueEnum};
 
