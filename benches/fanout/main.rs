@@ -17,12 +17,14 @@
 //!   end-to-end latency as receive wall time minus the payload's
 //!   `availabilityStatusMatrix.timestamp`, deliveries and gaps, reporting on stdin's request.
 
+mod children;
 mod fleet;
 mod orchestrate;
 mod procfs;
 #[path = "../../tests/fanout_common/rawws.rs"]
 mod rawws;
 mod server;
+mod window;
 
 use clap::{Parser, ValueEnum};
 
@@ -50,8 +52,10 @@ pub struct Args {
     /// Warm-up seconds before each measurement.
     #[arg(long, default_value_t = 3)]
     warmup_secs: u64,
-    /// Subscribers per fleet process (fd limit 20,000 per process).
-    #[arg(long, default_value_t = 1250)]
+    /// Subscribers per fleet process (fd limit 20,000 per process). Small fleets spread the
+    /// subscribers' work: one process per 1,000 subscribers saturated its thread at 100k
+    /// deliveries/s, four of 250 did not.
+    #[arg(long, default_value_t = 250)]
     per_fleet: usize,
     /// Idle subscribers for the RSS-per-idle-subscriber figure (0: skip).
     #[arg(long, default_value_t = 10_000)]
@@ -60,7 +64,7 @@ pub struct Args {
     #[arg(long, default_value = "1000,200")]
     stall: String,
     /// Seconds per window of the stalled comparison.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 8)]
     stall_secs: u64,
     /// Ask for JSON-array batches (`?batch=true`) instead of one frame per event.
     #[arg(long)]
@@ -106,6 +110,9 @@ pub struct Args {
     /// (fleet) one subscriber that stops reading after its welcome and snapshot.
     #[arg(long)]
     stalled: bool,
+    /// (server) the bare actix-ws floor instead of agentcast (for the idle-memory comparison).
+    #[arg(long)]
+    bare: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,

@@ -35,7 +35,46 @@ use crate::Args;
 /// Agents in the synthetic organisation.
 const AGENTS: usize = 1000;
 
+/// The memory floor: a bare actix-web + actix-ws server (a task per connection holding the
+/// session and stream; no hub, no session actor) for the same idle fleet.
+pub fn run_bare(args: Args) -> anyhow::Result<()> {
+    actix_rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new().route(
+                "/v1/subscribe",
+                web::get().to(
+                    |req: actix_web::HttpRequest, body: web::Payload| async move {
+                        let (response, mut session, mut stream) = actix_ws::handle(&req, body)?;
+                        actix_rt::spawn(async move {
+                            let _ = session.text(r#"{"type":"welcome","recovered":true}"#).await;
+                            while let Some(Ok(_)) = stream.recv().await {}
+                            drop(session);
+                        });
+                        Ok::<_, actix_web::Error>(response)
+                    },
+                ),
+            )
+        })
+        .workers(args.workers)
+        .backlog(4096)
+        .tcp_nodelay(true)
+        .max_connections(25_000)
+        .disable_signals()
+        .bind(&args.listen)?;
+        let addr = server.addrs()[0];
+        println!(
+            "{}",
+            serde_json::json!({"addr": addr.to_string(), "pid": std::process::id()})
+        );
+        server.run().await?;
+        anyhow::Ok(())
+    })
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.bare {
+        return run_bare(args);
+    }
     let key = args.key.clone().context("--key is required")?;
     let rate = Arc::new(AtomicU32::new(0));
     {

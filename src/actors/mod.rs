@@ -16,4 +16,5 @@ pub mod stream;
 pub mod validator;
 pub mod webhook;
 
+pub use hub::{BroadcastHubActor, HubHandle, Publish};
 pub use messages::Broadcasted;

@@ -199,6 +199,8 @@ impl Service {
                     .configure(http::audit::routes)
             })
             .disable_signals()
+            // Small frames to many subscribers: Nagle's delay would add tens of ms to p99.
+            .tcp_nodelay(true)
             .shutdown_timeout(settings.subscribers.close_timeout_secs.max(1))
             .listen(listener)?
             .run()

@@ -183,7 +183,7 @@ async fn subscribe(
     // A request that is not a WebSocket upgrade is answered here (400); the permit in `start`
     // is then dropped, freeing the slot.
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    SessionActor::start(&fanout, start, session, stream);
+    SessionActor::start(&fanout.clone().into_inner(), start, session, stream);
     fanout.metrics.connections.inc();
     Ok(response)
 }
@@ -214,7 +214,7 @@ fn admit(
         epoch: query.epoch,
         framing: query.framing.unwrap_or(Framing::Frames),
         permit,
-        peer: req.peer_addr().map(|a| a.to_string()),
+        peer: req.peer_addr(),
     })
 }
 

@@ -37,16 +37,24 @@ pub enum FilterError {
     NoScopeGranted,
 }
 
-/// A filter ready for the hot path: a scope bitmask and hash sets, checked once per broadcast
-/// per session by the hub.
+/// A granted filter: what the hub matches with, and the effective spec it echoes to the client
+/// in `welcome` and `subscribed`.
 #[derive(Debug, Clone)]
 pub struct Filter {
-    scopes: u8,
-    agents: Option<HashSet<Arc<str>>>,
-    queues: Option<HashSet<Box<str>>>,
-    violations_only: bool,
-    /// The effective filter, echoed to the client in `welcome` and `subscribed`.
+    matcher: Matcher,
     spec: FilterSpec,
+}
+
+/// The hot-path form, kept by the hub for each session and checked once per broadcast: a scope
+/// bitmask and hash sets (boxed: most sessions have none, and the hub holds ten thousand).
+// The boxes are deliberate: an absent set then costs 8 bytes instead of 48, per session.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    scopes: u8,
+    violations_only: bool,
+    agents: Option<Box<HashSet<Arc<str>>>>,
+    queues: Option<Box<HashSet<Box<str>>>>,
 }
 
 fn bit(scope: Scope) -> u8 {
@@ -73,14 +81,16 @@ impl Filter {
         let agent_ids = non_empty(spec.agent_ids);
         let queue_ids = non_empty(spec.queue_ids);
         Ok(Self {
-            scopes: scopes.iter().fold(0, |mask, s| mask | bit(*s)),
-            agents: agent_ids
-                .as_ref()
-                .map(|ids| ids.iter().map(|id| Arc::from(id.as_str())).collect()),
-            queues: queue_ids
-                .as_ref()
-                .map(|ids| ids.iter().map(|id| Box::from(id.as_str())).collect()),
-            violations_only: spec.violations_only,
+            matcher: Matcher {
+                scopes: scopes.iter().fold(0, |mask, s| mask | bit(*s)),
+                agents: agent_ids
+                    .as_ref()
+                    .map(|ids| Box::new(ids.iter().map(|id| Arc::from(id.as_str())).collect())),
+                queues: queue_ids
+                    .as_ref()
+                    .map(|ids| Box::new(ids.iter().map(|id| Box::from(id.as_str())).collect())),
+                violations_only: spec.violations_only,
+            },
             spec: FilterSpec {
                 scopes,
                 agent_ids,
@@ -90,6 +100,23 @@ impl Filter {
         })
     }
 
+    /// Whether a broadcast goes to the session holding this filter.
+    pub fn matches(&self, b: &Broadcast) -> bool {
+        self.matcher.matches(b)
+    }
+
+    /// The effective filter (granted scopes filled in, empty lists dropped).
+    pub fn spec(&self) -> &FilterSpec {
+        &self.spec
+    }
+
+    /// The hot-path part, for the hub's registry.
+    pub fn into_matcher(self) -> Matcher {
+        self.matcher
+    }
+}
+
+impl Matcher {
     /// Whether a broadcast goes to the session holding this filter.
     #[inline]
     pub fn matches(&self, b: &Broadcast) -> bool {
@@ -103,11 +130,6 @@ impl Filter {
                 .queues
                 .as_ref()
                 .is_none_or(|queues| b.queues.iter().any(|q| queues.contains(q.as_str())))
-    }
-
-    /// The effective filter (granted scopes filled in, empty lists dropped).
-    pub fn spec(&self) -> &FilterSpec {
-        &self.spec
     }
 }
 

@@ -42,6 +42,9 @@ pub struct FanoutMetrics {
     pub deliveries: IntCounter,
     /// WebSocket frames written to subscribers (deliveries / frames = coalescing).
     pub frames: IntCounter,
+    /// Dispatch by the hub → hand-off to the subscriber's socket, for the oldest live event
+    /// of each batch a session writes: how long events wait in the sessions' queues.
+    pub queue_seconds: Histogram,
     /// Sessions evicted, by reason (`slow_consumer`, `stale`).
     pub evictions: IntCounterVec,
     /// Sessions ended, by reason.
@@ -93,6 +96,16 @@ impl FanoutMetrics {
                 "agentcast_subscriber_frames_total",
                 "WebSocket frames written to subscribers.",
             )?,
+            queue_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "agentcast_subscriber_queue_seconds",
+                    "Hub dispatch to hand-off to the subscriber socket, oldest live event of each written batch.",
+                )
+                .buckets(vec![
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )?,
             evictions: IntCounterVec::new(
                 Opts::new(
                     "agentcast_subscriber_evictions_total",
@@ -132,7 +145,8 @@ impl FanoutMetrics {
         for reason in DISCONNECT_REASONS {
             metrics.disconnects.with_label_values(&[reason]);
         }
-        let collectors: [Box<dyn Collector>; 11] = [
+        let collectors: [Box<dyn Collector>; 12] = [
+            Box::new(metrics.queue_seconds.clone()),
             Box::new(metrics.broadcasts.clone()),
             Box::new(metrics.broadcast_latency_seconds.clone()),
             Box::new(metrics.subscribers.clone()),

@@ -19,26 +19,33 @@
 pub mod admission;
 pub mod downstream;
 pub mod filter;
+mod handle;
 pub mod latency;
 pub mod latest;
+mod messages;
 pub mod metrics;
 pub mod store;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+pub use self::{handle::HubHandle, messages::*};
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, Arbiter, ArbiterHandle, AsyncContext, Context, Handler, Message,
-    MessageResult, ResponseActFuture, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, ResponseActFuture,
+    WrapFuture,
 };
 use bytestring::ByteString;
 use chrono::Utc;
-use serde::Serialize;
 use tokio::sync::oneshot;
 
 use self::{
     admission::Admission,
-    downstream::{Downstream, DownstreamQueue, DownstreamStats},
-    filter::Filter,
+    downstream::{Downstream, DownstreamQueue},
+    filter::Matcher,
     latency::{LatencyWindow, Percentiles},
     metrics::FanoutMetrics,
     store::{Published, Store},
@@ -51,106 +58,18 @@ use crate::{
         wake::WakeBatch,
     },
     config::SubscriberSettings,
-    event::{AGENT_STATE_TYPE, AgentStatePayload, AuditSink, Broadcast, Validated},
+    event::{AGENT_STATE_TYPE, AgentStatePayload, Broadcast, Validated},
 };
 
 /// Mailbox size of the hub: validators that `send().await` are held back past it.
 pub const MAILBOX_CAPACITY: usize = 4096;
 
 // ---------------------------------------------------------------------------------------------
-// Messages
-
-/// A validated state to broadcast (from a ValidatorActor).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Publish {
-    pub validated: Validated,
-}
-
-/// A broadcast, as the downstream actors (webhooks, audit) receive it (defined with the
-/// other messages several actors receive).
-pub use crate::actors::Broadcasted;
-
-/// A new session: the hub queues its welcome and catch-up, then registers it.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Subscribe {
-    pub session_id: SessionId,
-    pub outbox: Arc<Outbox>,
-    pub filter: Filter,
-    /// Replay the events after this seq if the ring still holds them.
-    pub since: Option<u64>,
-    /// The epoch `since` was read in; another epoch gets a snapshot.
-    pub epoch: Option<String>,
-}
-
-/// A session's new filter (a `subscribe` frame): answered with `subscribed` and a snapshot.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct UpdateFilter {
-    pub session_id: SessionId,
-    pub filter: Filter,
-}
-
-/// A session has stopped.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Unsubscribe {
-    pub session_id: SessionId,
-}
-
-/// The figures of `/v1/metrics`.
-#[derive(Debug, Message)]
-#[rtype(result = "HubStats")]
-pub struct GetStats;
-
-/// Shutdown: refuse new subscribers, close every session with 1001, and answer once all have
-/// stopped (or after `close_timeout_secs` and a margin).
-#[derive(Debug, Message)]
-#[rtype(result = "ClosedAll")]
-pub struct CloseAll;
-
-/// The answer to [`CloseAll`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ClosedAll {
-    /// Sessions asked to close.
-    pub closed: usize,
-    /// Sessions still admitted when the wait ended (0 unless it timed out).
-    pub remaining: usize,
-}
-
-/// The hub's figures. The first three are the seed's.
-#[derive(Debug, Clone, Serialize)]
-pub struct HubStats {
-    pub total_broadcasts: u64,
-    pub average_latency_ms: f64,
-    pub active_subscribers: usize,
-    /// Ingest → dispatch percentiles over the last one to two minutes.
-    pub latency_p50_ms: Option<f64>,
-    pub latency_p99_ms: Option<f64>,
-    pub latency_max_ms: Option<f64>,
-    pub latency_window_secs: u64,
-    /// Agent states written to subscribers (live, replayed, or in snapshots).
-    pub deliveries: u64,
-    /// WebSocket frames written to subscribers.
-    pub frames: u64,
-    /// Evictions by reason (`slow_consumer`, `stale`).
-    pub evictions: HashMap<&'static str, u64>,
-    /// The last seq assigned and the hub's epoch.
-    pub seq: u64,
-    pub epoch: String,
-    /// Broadcasts held for recovery, and agents in the snapshot.
-    pub recovery_ring: usize,
-    pub snapshot_agents: usize,
-    pub downstream: Vec<DownstreamStats>,
-}
-
-// ---------------------------------------------------------------------------------------------
 // The actor
 
 struct SessionEntry {
     id: SessionId,
-    filter: Filter,
+    filter: Matcher,
     outbox: Arc<Outbox>,
 }
 
@@ -274,7 +193,11 @@ impl BroadcastHubActor {
             latency_ms,
             broadcast_at,
         });
-        let published = Arc::new(Published { broadcast, text });
+        let published = Arc::new(Published {
+            broadcast,
+            text,
+            dispatched_at: Instant::now(),
+        });
         self.store.record(&published);
         self.total_broadcasts += 1;
         self.latency_sum_ms += latency_ms;
@@ -452,7 +375,7 @@ impl Handler<Subscribe> for BroadcastHubActor {
         if msg.outbox.push_catch_up(catch_up) == Pushed::Queued {
             self.register(SessionEntry {
                 id: msg.session_id,
-                filter: msg.filter,
+                filter: msg.filter.into_matcher(),
                 outbox: msg.outbox,
             });
         }
@@ -476,7 +399,7 @@ impl Handler<UpdateFilter> for BroadcastHubActor {
             agents: self.store.snapshot(&msg.filter),
         };
         let entry = &mut self.sessions[at];
-        entry.filter = msg.filter;
+        entry.filter = msg.filter.into_matcher();
         if entry
             .outbox
             .push_catch_up([Frame::Text(subscribed), snapshot])
@@ -532,61 +455,5 @@ impl Handler<CloseAll> for BroadcastHubActor {
                     remaining: hub.admission.active(),
                 }),
         )
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Wiring
-
-/// What the subscribe route, the stats route and the sessions need of the fan-out; cheap to
-/// clone, registered as `web::Data<HubHandle>`.
-#[derive(Clone)]
-pub struct HubHandle {
-    pub addr: Addr<BroadcastHubActor>,
-    pub admission: Arc<Admission>,
-    pub metrics: Arc<FanoutMetrics>,
-    pub settings: Arc<SubscriberSettings>,
-    /// Where sessions send their eviction records.
-    pub audit: Option<AuditSink>,
-    arbiter: ArbiterHandle,
-}
-
-impl HubHandle {
-    /// Starts the hub on an arbiter (thread) of its own. Needs a running actix `System`.
-    /// Registers the fan-out metrics in `registry` (once per registry).
-    pub fn start(
-        settings: Arc<SubscriberSettings>,
-        registry: &prometheus::Registry,
-        downstream: Vec<Downstream>,
-        audit: Option<AuditSink>,
-    ) -> Result<Self, prometheus::Error> {
-        let metrics = Arc::new(FanoutMetrics::new(registry)?);
-        let admission = Admission::new(settings.max_subscribers);
-        let hub = BroadcastHubActor::new(
-            Arc::clone(&settings),
-            Arc::clone(&metrics),
-            Arc::clone(&admission),
-            downstream,
-        );
-        let arbiter = Arbiter::new().handle();
-        let addr = BroadcastHubActor::start_in_arbiter(&arbiter, move |_| hub);
-        Ok(Self {
-            addr,
-            admission,
-            metrics,
-            settings,
-            audit,
-            arbiter,
-        })
-    }
-
-    /// Closes every session with 1001 and waits for them (the shutdown path's step).
-    pub async fn close_all(&self) -> Result<ClosedAll, actix::MailboxError> {
-        self.addr.send(CloseAll).await
-    }
-
-    /// Stops the hub's arbiter (after [`close_all`](Self::close_all), at the very end).
-    pub fn stop(&self) {
-        self.arbiter.stop();
     }
 }

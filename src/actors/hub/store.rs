@@ -4,6 +4,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
+    time::Instant,
 };
 
 use bytestring::ByteString;
@@ -17,6 +18,8 @@ use crate::event::{AgentId, Broadcast};
 pub struct Published {
     pub broadcast: Arc<Broadcast>,
     pub text: ByteString,
+    /// When the hub dispatched it (for the sessions' queueing time).
+    pub dispatched_at: Instant,
 }
 
 /// How a new session catches up.
@@ -151,6 +154,7 @@ mod tests {
                 broadcast_at: Utc::now(),
             }),
             text: ByteString::new(),
+            dispatched_at: Instant::now(),
         })
     }
 

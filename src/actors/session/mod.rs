@@ -30,7 +30,6 @@ use std::{
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, StreamHandler};
 use actix_ws::{Item, Message as WsMessage, ProtocolError};
 use bytes::BytesMut;
-use futures_util::StreamExt;
 
 use self::{
     outbox::{Close, Outbox},
@@ -39,13 +38,15 @@ use self::{
 };
 use crate::{
     actors::hub::{
-        BroadcastHubActor, HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit,
-        filter::Filter,
+        HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit, filter::Filter,
     },
-    config::SubscriberSettings,
     event::{AuditKind, AuditRecord},
     http::auth::Grant,
 };
+
+/// Shortest time between two `subscribe` frames a session acts on: each costs the hub a
+/// snapshot, so a client cannot make it build them in a loop.
+pub const SUBSCRIBE_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A session's id, unique within the process (`ses_<n>` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,7 +74,7 @@ pub struct SessionStart {
     pub epoch: Option<String>,
     pub framing: Framing,
     pub permit: Permit,
-    pub peer: Option<String>,
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// A fragmented client message being reassembled.
@@ -82,44 +83,44 @@ struct Fragments {
     buf: BytesMut,
 }
 
+/// Kept small on purpose: it lives as long as the connection, ten thousand times over.
 pub struct SessionActor {
     id: SessionId,
     grant: Arc<Grant>,
-    hub: Addr<BroadcastHubActor>,
-    fanout: HubHandle,
-    settings: Arc<SubscriberSettings>,
+    /// The hub's address, settings, metrics and audit sink.
+    fanout: Arc<HubHandle>,
     outbox: Arc<Outbox>,
-    /// Taken and spawned in `started`.
-    writer: Option<Writer>,
     /// The writer's task, aborted if the session stops first.
     writer_task: Option<actix_rt::task::JoinHandle<()>>,
-    /// Taken and sent to the hub in `started`.
-    subscribe: Option<Subscribe>,
     /// Held until the session stops; frees the `max_subscribers` slot.
     permit: Option<Permit>,
     /// The last time anything came from the client.
     last_seen: Instant,
-    fragments: Option<Fragments>,
+    /// When the last accepted `subscribe` frame came (each costs the hub a snapshot).
+    last_subscribe: Option<Instant>,
+    fragments: Option<Box<Fragments>>,
     /// Set once the session has decided to close: later client frames are ignored.
     closing: bool,
     /// Set once the end was counted (and audited, for an eviction).
     ended: bool,
-    peer: Option<String>,
-    span: tracing::Span,
+    peer: Option<std::net::SocketAddr>,
+    /// The client's stream, cancelled after its first error (a codec error leaves the stream
+    /// unreadable: polled again, it would fail again at once).
+    stream: Option<actix::SpawnHandle>,
 }
 
 impl SessionActor {
     /// Starts the actor on the current worker, driving the actix-ws session and stream.
     pub fn start(
-        fanout: &HubHandle,
+        fanout: &Arc<HubHandle>,
         start: SessionStart,
         session: actix_ws::Session,
         stream: actix_ws::MessageStream,
     ) -> Addr<Self> {
         let id = SessionId::next();
-        let settings = Arc::clone(&fanout.settings);
+        let settings = &fanout.settings;
         let outbox = Outbox::new(settings.queue_max_bytes, Some(wake::WakeGroup::current()));
-        let writer = Writer::new(
+        let mut writer = Writer::new(
             Arc::clone(&outbox),
             session,
             start.framing,
@@ -134,39 +135,45 @@ impl SessionActor {
             since: start.since,
             epoch: start.epoch,
         };
-        let span = tracing::info_span!("session", session_id = %id, key = %start.grant.name);
-        // The stream ends after its first error: a codec error leaves the buffer unreadable.
-        let stream =
-            stream
-                .max_frame_size(settings.client_frame_max_bytes)
-                .scan(false, |errored, item| {
-                    let pass = (!*errored).then(|| {
-                        *errored = item.is_err();
-                        item
-                    });
-                    std::future::ready(pass)
-                });
+        let stream = stream.max_frame_size(settings.client_frame_max_bytes);
         SessionActor::create(move |ctx| {
-            ctx.add_stream(stream);
+            let stream = ctx.add_stream(stream);
+            // The writer runs in a task of its own: waking it (every event) polls only the
+            // writer, not the actor's mailbox, client stream and timers.
+            let session = ctx.address();
+            let writer_task = actix_rt::spawn(async move {
+                let close = writer.run().await;
+                session.do_send(WriterStopped { close });
+                let end = match close {
+                    Some(close) => Some(writer.close(close).await),
+                    None => None,
+                };
+                session.do_send(WriterFinished { end });
+            });
+            // Mailboxes are FIFO: the hub has this before any UpdateFilter of the session.
+            fanout.addr.do_send(subscribe);
             SessionActor {
                 id,
                 grant: start.grant,
-                hub: fanout.addr.clone(),
-                fanout: fanout.clone(),
-                settings,
+                fanout: Arc::clone(fanout),
                 outbox,
-                writer: Some(writer),
-                writer_task: None,
-                subscribe: Some(subscribe),
+                writer_task: Some(writer_task),
                 permit: Some(start.permit),
                 last_seen: Instant::now(),
+                last_subscribe: None,
                 fragments: None,
                 closing: false,
                 ended: false,
                 peer: start.peer,
-                span,
+                stream: Some(stream),
             }
         })
+    }
+
+    /// The session's span, made when there is something to log (spans are not kept: a
+    /// session lives long and logs rarely).
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!("session", session_id = %self.id, key = %self.grant.name)
     }
 
     fn close(&mut self, close: Close) {
@@ -175,8 +182,8 @@ impl SessionActor {
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let stale_timeout = Duration::from_secs(self.settings.stale_timeout_secs);
-        let ping_interval = Duration::from_secs(self.settings.ping_interval_secs);
+        let stale_timeout = Duration::from_secs(self.fanout.settings.stale_timeout_secs);
+        let ping_interval = Duration::from_secs(self.fanout.settings.ping_interval_secs);
         let idle = self.last_seen.elapsed();
         if idle >= stale_timeout {
             self.close(Close::Stale);
@@ -196,11 +203,24 @@ impl SessionActor {
 
     fn on_text(&mut self, text: &str) {
         match protocol::parse_client_frame(text) {
+            Ok(ClientFrame::Subscribe(_))
+                if self
+                    .last_subscribe
+                    .is_some_and(|at| at.elapsed() < SUBSCRIBE_MIN_INTERVAL) =>
+            {
+                self.outbox.push_text(protocol::error_frame(
+                    error_code::TOO_MANY_SUBSCRIBES,
+                    "at most one subscribe frame per second; this one was ignored",
+                ));
+            }
             Ok(ClientFrame::Subscribe(spec)) => match Filter::new(spec, &self.grant) {
-                Ok(filter) => self.hub.do_send(UpdateFilter {
-                    session_id: self.id,
-                    filter,
-                }),
+                Ok(filter) => {
+                    self.last_subscribe = Some(Instant::now());
+                    self.fanout.addr.do_send(UpdateFilter {
+                        session_id: self.id,
+                        filter,
+                    })
+                }
                 Err(err) => {
                     self.outbox.push_text(protocol::error_frame(
                         error_code::SCOPE_NOT_GRANTED,
@@ -227,7 +247,7 @@ impl SessionActor {
 
     /// Reassembles fragmented messages, within `client_frame_max_bytes`.
     fn on_continuation(&mut self, item: Item) {
-        let limit = self.settings.client_frame_max_bytes;
+        let limit = self.fanout.settings.client_frame_max_bytes;
         let (first_text, chunk, last) = match item {
             Item::FirstText(chunk) => (Some(true), chunk, false),
             Item::FirstBinary(chunk) => (Some(false), chunk, false),
@@ -236,10 +256,10 @@ impl SessionActor {
         };
         match (first_text, &mut self.fragments) {
             (Some(text), None) => {
-                self.fragments = Some(Fragments {
+                self.fragments = Some(Box::new(Fragments {
                     text,
                     buf: BytesMut::from(&chunk[..]),
-                })
+                }))
             }
             (None, Some(fragments)) => fragments.buf.extend_from_slice(&chunk),
             // A second first fragment, or a continuation with nothing to continue.
@@ -249,7 +269,8 @@ impl SessionActor {
             self.fragments = None;
             return self.close(Close::TooBig);
         }
-        if last && let Some(Fragments { text, buf }) = self.fragments.take() {
+        if last && let Some(fragments) = self.fragments.take() {
+            let Fragments { text, buf } = *fragments;
             if !text {
                 return self.on_binary();
             }
@@ -266,7 +287,8 @@ impl SessionActor {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
-        let _entered = self.span.enter();
+        let span = self.span();
+        let _entered = span.enter();
         let reason = close.map_or("gone", Close::metric_reason);
         let metrics = &self.fanout.metrics;
         metrics.disconnects.with_label_values(&[reason]).inc();
@@ -284,8 +306,8 @@ impl SessionActor {
                         "reason": reason,
                         "code": close.code(),
                         "queued_bytes": queued_bytes,
-                        "queue_max_bytes": self.settings.queue_max_bytes,
-                        "stale_timeout_secs": self.settings.stale_timeout_secs,
+                        "queue_max_bytes": self.fanout.settings.queue_max_bytes,
+                        "stale_timeout_secs": self.fanout.settings.stale_timeout_secs,
                         "idle_secs": self.last_seen.elapsed().as_secs_f64(),
                         "peer": self.peer,
                     }),
@@ -301,26 +323,10 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let _entered = self.span.enter();
+        let span = self.span();
+        let _entered = span.enter();
         tracing::debug!(peer = ?self.peer, "Subscriber connected.");
-        if let Some(mut writer) = self.writer.take() {
-            // A task of its own: waking the writer (every event) polls only the writer, not
-            // the actor's mailbox, client stream and timers.
-            let session = ctx.address();
-            self.writer_task = Some(actix_rt::spawn(async move {
-                let close = writer.run().await;
-                session.do_send(WriterStopped { close });
-                let end = match close {
-                    Some(close) => Some(writer.close(close).await),
-                    None => None,
-                };
-                session.do_send(WriterFinished { end });
-            }));
-        }
-        if let Some(subscribe) = self.subscribe.take() {
-            self.hub.do_send(subscribe);
-        }
-        let interval = Duration::from_secs(self.settings.ping_interval_secs);
+        let interval = Duration::from_secs(self.fanout.settings.ping_interval_secs);
         ctx.run_interval(interval, |session, ctx| session.heartbeat(ctx));
     }
 
@@ -333,7 +339,7 @@ impl Actor for SessionActor {
         }
         // The permit goes first, so that the hub, handling Unsubscribe, sees it returned.
         self.permit.take();
-        self.hub.do_send(Unsubscribe {
+        self.fanout.addr.do_send(Unsubscribe {
             session_id: self.id,
         });
     }
@@ -372,7 +378,7 @@ impl Handler<WriterFinished> for SessionActor {
 
     fn handle(&mut self, msg: WriterFinished, ctx: &mut Self::Context) {
         if let Some(WriterEnd::CloseTimedOut(close)) = msg.end {
-            self.span.in_scope(|| {
+            self.span().in_scope(|| {
                 tracing::debug!(
                     code = close.code(),
                     "Close frame not written in time; giving up on the socket."
@@ -386,6 +392,11 @@ impl Handler<WriterFinished> for SessionActor {
 
 impl StreamHandler<Result<WsMessage, ProtocolError>> for SessionActor {
     fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+        if item.is_err()
+            && let Some(stream) = self.stream.take()
+        {
+            ctx.cancel_future(stream);
+        }
         if self.closing {
             return;
         }
@@ -402,12 +413,12 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for SessionActor {
             Err(ProtocolError::Overflow) => self.close(Close::TooBig),
             // Invalid UTF-8 in a text frame comes as InvalidData: the client's fault.
             Err(ProtocolError::Io(err)) if err.kind() != std::io::ErrorKind::InvalidData => {
-                self.span
+                self.span()
                     .in_scope(|| tracing::debug!(error = %err, "Subscriber connection failed."));
                 ctx.stop();
             }
             Err(err) => {
-                self.span
+                self.span()
                     .in_scope(|| tracing::debug!(error = %err, "Subscriber broke the protocol."));
                 self.close(Close::ProtocolError);
             }

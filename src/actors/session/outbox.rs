@@ -404,6 +404,7 @@ mod tests {
                 broadcast_at: Utc::now(),
             }),
             text,
+            dispatched_at: std::time::Instant::now(),
         })
     }
 

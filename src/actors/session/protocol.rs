@@ -63,6 +63,8 @@ pub mod error_code {
     pub const SCOPE_NOT_GRANTED: &str = "scope_not_granted";
     /// A binary frame: the protocol is text (JSON) only.
     pub const BINARY_NOT_SUPPORTED: &str = "binary_not_supported";
+    /// A `subscribe` frame less than a second after the previous one (ignored).
+    pub const TOO_MANY_SUBSCRIBES: &str = "too_many_subscribes";
 }
 
 pub fn encode(frame: &impl Serialize) -> ByteString {
@@ -192,6 +194,7 @@ mod tests {
                 broadcast_at: Utc::now(),
             }),
             text,
+            dispatched_at: std::time::Instant::now(),
         })
     }
 

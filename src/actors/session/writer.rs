@@ -1,7 +1,7 @@
 //! A session's writer: drains the [`Outbox`] into the actix-ws `Session`.
 //!
 //! actix-ws queues at most 32 messages per connection and its `text()` waits when they are
-//! all taken, so the writer is the only producer and it only takes frames from the outbox when
+//! all taken, so the writer is the only producer and it only takes the next message when
 //! actix-ws can accept one: a stalled client therefore backs up into the outbox, where the
 //! byte budget applies, and never into anything unbounded. While the writer waits on a full
 //! socket it listens for a close, so an eviction or a shutdown is not stuck behind it; a close
@@ -11,9 +11,18 @@
 //! goes out as its own WebSocket frame (actix-ws then encodes all queued frames into one
 //! buffer, so the socket sees one write), or, for a client that asked for `batch=true`, runs
 //! of queued events go out as one frame holding a JSON array.
+//!
+//! The writing loop is a hand-written poll function rather than an `async fn`: it runs once
+//! per event per subscriber, and it lives as long as the connection, so both its CPU and its
+//! size matter (`cargo bench --bench fanout` measures both).
 
 use std::{
-    collections::VecDeque, future::poll_fn, pin::Pin, sync::Arc, task::Poll, time::Duration,
+    collections::VecDeque,
+    future::{Future, poll_fn},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
 };
 
 use actix_ws::{CloseCode, CloseReason, Message};
@@ -47,9 +56,14 @@ pub enum WriterEnd {
     Gone,
 }
 
+/// Why the writing loop returned.
 enum Stop {
+    /// The connection went away.
     Gone,
+    /// A close was requested.
     Close(Close),
+    /// Everything taken was written (flushing closes only).
+    Flushed,
 }
 
 pub struct Writer {
@@ -59,13 +73,16 @@ pub struct Writer {
     frame_max_bytes: usize,
     close_timeout: Duration,
     metrics: Arc<FanoutMetrics>,
-    /// Frames taken from the outbox and not yet handed to the socket.
+    /// Frames taken from the outbox and not yet turned into messages.
     batch: VecDeque<Queued>,
-    /// False once a flushing close has begun: waiting on the socket is then bounded by the
-    /// close timeout rather than interrupted by the close itself.
-    interruptible: bool,
+    /// The next message, waiting for room in actix-ws.
+    pending: Option<Message>,
+    /// The rest of a snapshot being written, chunk by chunk.
+    snapshot: Option<std::vec::IntoIter<ByteString>>,
     /// Counted bytes handed to the socket and not yet released to the outbox.
     unreleased: usize,
+    /// Whether this drain's oldest live event has had its queueing time observed.
+    queue_observed: bool,
     deliveries: u64,
     frames: u64,
 }
@@ -87,8 +104,10 @@ impl Writer {
             close_timeout,
             metrics,
             batch: VecDeque::new(),
-            interruptible: true,
+            pending: None,
+            snapshot: None,
             unreleased: 0,
+            queue_observed: false,
             deliveries: 0,
             frames: 0,
         }
@@ -97,59 +116,93 @@ impl Writer {
     /// Writes until a close is requested (returned) or the connection goes (`None`); then
     /// [`close`](Self::close) finishes the job.
     pub async fn run(&mut self) -> Option<Close> {
+        let stopped = poll_fn(|cx| self.poll_write(cx, true)).await;
+        self.account();
+        match stopped {
+            Stop::Close(close) => Some(close),
+            Stop::Gone | Stop::Flushed => None,
+        }
+    }
+
+    /// The writing loop. `interruptible`: while the socket is full, a close requested wins
+    /// (during a flushing close it must not, or nothing would be flushed).
+    fn poll_write(&mut self, cx: &mut Context<'_>, interruptible: bool) -> Poll<Stop> {
         loop {
-            let taken = poll_fn(|cx| self.outbox.poll_take(cx, &mut self.batch)).await;
-            let result = match taken {
-                Taken::Frames => self.write_batch().await,
-                Taken::Close(close) => Err(Stop::Close(close)),
-            };
+            if self.pending.is_none() {
+                self.pending = self.next_message();
+            }
+            if let Some(message) = self.pending.take() {
+                match Pin::new(&mut self.sink).poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        if Pin::new(&mut self.sink).start_send(message).is_err() {
+                            return Poll::Ready(Stop::Gone);
+                        }
+                        self.frames += 1;
+                        continue;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(Stop::Gone),
+                    Poll::Pending => {
+                        self.pending = Some(message);
+                        // The socket is full: what was written so far no longer counts.
+                        self.account();
+                        if interruptible && let Poll::Ready(close) = self.outbox.poll_close(cx) {
+                            return Poll::Ready(Stop::Close(close));
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+            // Everything taken is written.
             self.account();
-            match result {
-                Ok(()) => {}
-                Err(Stop::Gone) => return None,
-                Err(Stop::Close(close)) => return Some(close),
+            if !interruptible {
+                return Poll::Ready(Stop::Flushed);
+            }
+            match self.outbox.poll_take(cx, &mut self.batch) {
+                Poll::Ready(Taken::Frames) => self.queue_observed = false,
+                Poll::Ready(Taken::Close(close)) => return Poll::Ready(Stop::Close(close)),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
 
-    /// Releases written bytes to the outbox and adds to the counters (once per batch).
-    fn account(&mut self) {
-        self.outbox.release(std::mem::take(&mut self.unreleased));
-        if self.deliveries > 0 {
-            self.metrics
-                .deliveries
-                .inc_by(std::mem::take(&mut self.deliveries));
-        }
-        if self.frames > 0 {
-            self.metrics.frames.inc_by(std::mem::take(&mut self.frames));
-        }
-    }
-
-    async fn write_batch(&mut self) -> Result<(), Stop> {
-        while let Some(queued) = self.batch.pop_front() {
-            self.unreleased += queued.cost;
-            match queued.frame {
-                Frame::Event(first) => {
-                    if self.framing == Framing::Array && self.next_is_event() {
-                        let array = self.coalesce(&first);
-                        self.send(Message::Text(array)).await?;
-                    } else {
-                        self.deliveries += 1;
-                        self.send(Message::Text(first.text.clone())).await?;
-                    }
-                }
-                Frame::Text(text) => self.send(Message::Text(text)).await?,
-                Frame::Snapshot { seq, agents } => {
-                    for frame in protocol::snapshot_frames(seq, &agents, self.frame_max_bytes) {
-                        self.send(Message::Text(frame)).await?;
-                    }
-                    self.deliveries += agents.len() as u64;
-                }
-                Frame::Ping => self.send(Message::Ping(Bytes::new())).await?,
-                Frame::Pong(payload) => self.send(Message::Pong(payload)).await?,
+    /// The next message from what was taken, coalescing and chunking as configured.
+    fn next_message(&mut self) -> Option<Message> {
+        if let Some(chunks) = &mut self.snapshot {
+            match chunks.next() {
+                Some(chunk) => return Some(Message::Text(chunk)),
+                None => self.snapshot = None,
             }
         }
-        Ok(())
+        let queued = self.batch.pop_front()?;
+        self.unreleased += queued.cost;
+        Some(match queued.frame {
+            Frame::Event(first) => {
+                // Live events only (catch-up events cost nothing and are old on purpose).
+                if queued.cost > 0 && !self.queue_observed {
+                    self.queue_observed = true;
+                    self.metrics
+                        .queue_seconds
+                        .observe(first.dispatched_at.elapsed().as_secs_f64());
+                }
+                if self.framing == Framing::Array && self.next_is_event() {
+                    Message::Text(self.coalesce(&first))
+                } else {
+                    self.deliveries += 1;
+                    Message::Text(first.text.clone())
+                }
+            }
+            Frame::Text(text) => Message::Text(text),
+            Frame::Snapshot { seq, agents } => {
+                self.deliveries += agents.len() as u64;
+                let mut chunks =
+                    protocol::snapshot_frames(seq, &agents, self.frame_max_bytes).into_iter();
+                let first = chunks.next()?;
+                self.snapshot = Some(chunks);
+                Message::Text(first)
+            }
+            Frame::Ping => Message::Ping(Bytes::new()),
+            Frame::Pong(payload) => Message::Pong(payload),
+        })
     }
 
     fn next_is_event(&self) -> bool {
@@ -186,52 +239,39 @@ impl Writer {
         ByteString::from(array)
     }
 
-    /// Hands one message to actix-ws, waiting for room; a close requested meanwhile wins.
-    async fn send(&mut self, message: Message) -> Result<(), Stop> {
-        let mut released = false;
-        poll_fn(|cx| match Pin::new(&mut self.sink).poll_ready(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(Stop::Gone)),
-            Poll::Pending => {
-                if !released {
-                    // The socket is full: what was written so far no longer counts.
-                    self.outbox.release(std::mem::take(&mut self.unreleased));
-                    released = true;
-                }
-                if self.interruptible {
-                    self.outbox
-                        .poll_close(cx)
-                        .map(|close| Err(Stop::Close(close)))
-                } else {
-                    Poll::Pending
-                }
-            }
-        })
-        .await?;
-        Pin::new(&mut self.sink)
-            .start_send(message)
-            .map_err(|_| Stop::Gone)?;
-        self.frames += 1;
-        Ok(())
+    /// Releases written bytes to the outbox and adds to the counters (once per batch).
+    fn account(&mut self) {
+        self.outbox.release(std::mem::take(&mut self.unreleased));
+        if self.deliveries > 0 {
+            self.metrics
+                .deliveries
+                .inc_by(std::mem::take(&mut self.deliveries));
+        }
+        if self.frames > 0 {
+            self.metrics.frames.inc_by(std::mem::take(&mut self.frames));
+        }
     }
 
     /// Writes what a flushing close keeps, then the close frame, within `close_timeout`.
-    pub async fn close(mut self, close: Close) -> WriterEnd {
+    /// Boxed: a session's task carries this state only while it closes.
+    pub fn close(self, close: Close) -> Pin<Box<dyn Future<Output = WriterEnd>>> {
+        Box::pin(self.close_inner(close))
+    }
+
+    async fn close_inner(mut self, close: Close) -> WriterEnd {
         let close_timeout = self.close_timeout;
         let outcome = tokio::time::timeout(close_timeout, async {
             if close.flushes() {
-                self.interruptible = false;
                 // What was taken before the close, then what was queued after it.
-                let mut flushed = self.write_batch().await;
-                if flushed.is_ok() {
-                    self.outbox.take_all(&mut self.batch);
-                    flushed = self.write_batch().await;
-                }
+                self.outbox.take_all(&mut self.batch);
+                let flushed = poll_fn(|cx| self.poll_write(cx, false)).await;
                 self.account();
-                if let Err(Stop::Gone) = flushed {
+                if let Stop::Gone = flushed {
                     return WriterEnd::Gone;
                 }
             }
+            self.pending = None;
+            self.snapshot = None;
             self.batch.clear();
             let reason = CloseReason {
                 code: CloseCode::from(close.code()),

@@ -13,7 +13,9 @@ pub mod verdict;
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
-use actix::{Actor, Context, Handler, Message, Recipient};
+use actix::{
+    Actor, AsyncContext, Context, Handler, Message, Recipient, WrapFuture, dev::SendError,
+};
 use bytes::Bytes;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
@@ -146,13 +148,16 @@ impl ValidatorActor {
         }
     }
 
-    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it).
+    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it). When the hub's
+    /// mailbox is full this validator waits for it (and the stream, seeing the pool's backlog
+    /// grow, stops reading its sockets): back-pressure instead of an unbounded queue.
     fn publish(
         &mut self,
         agent_id: &AgentId,
         received_at: Instant,
         reconciled: bool,
         correlation_id: Option<String>,
+        ctx: &mut Context<Self>,
     ) {
         let reference = self.reference.load();
         let Some(agent) = self.agents.get_mut(agent_id) else {
@@ -180,7 +185,7 @@ impl ValidatorActor {
             self.metrics.withheld.inc();
             return;
         }
-        self.outputs.publish.do_send(Publish {
+        let publish = Publish {
             validated: Validated {
                 agent_id: agent_id.clone(),
                 state: verdict.state,
@@ -191,7 +196,19 @@ impl ValidatorActor {
                 received_at,
                 correlation_id,
             },
-        });
+        };
+        match self.outputs.publish.try_send(publish) {
+            Ok(()) | Err(SendError::Closed(_)) => {}
+            Err(SendError::Full(publish)) => {
+                let hub = self.outputs.publish.clone();
+                ctx.wait(
+                    async move {
+                        let _delivered = hub.send(publish).await;
+                    }
+                    .into_actor(self),
+                );
+            }
+        }
     }
 
     fn handle_notification(
@@ -201,6 +218,7 @@ impl ValidatorActor {
         kind: UserTopicKind,
         correlation_id: Option<String>,
         body: &[u8],
+        ctx: &mut Context<Self>,
     ) {
         self.metrics
             .signals
@@ -283,7 +301,9 @@ impl ValidatorActor {
                 correlation_id,
             ),
             Ok(Applied::Unchanged) => {}
-            Ok(Applied::Changed) => self.publish(&agent_id, received_at, false, correlation_id),
+            Ok(Applied::Changed) => {
+                self.publish(&agent_id, received_at, false, correlation_id, ctx)
+            }
         }
     }
 }
@@ -299,7 +319,7 @@ impl Actor for ValidatorActor {
 impl Handler<AgentSignal> for ValidatorActor {
     type Result = ();
 
-    fn handle(&mut self, signal: AgentSignal, _: &mut Context<Self>) {
+    fn handle(&mut self, signal: AgentSignal, ctx: &mut Context<Self>) {
         self.backlog.handled();
         let AgentSignal {
             agent_id,
@@ -311,7 +331,7 @@ impl Handler<AgentSignal> for ValidatorActor {
                 kind,
                 correlation_id,
                 body,
-            } => self.handle_notification(agent_id, received_at, kind, correlation_id, &body),
+            } => self.handle_notification(agent_id, received_at, kind, correlation_id, &body, ctx),
             SignalInput::Observed { user, fetched_at } => {
                 self.metrics
                     .signals
@@ -323,7 +343,7 @@ impl Handler<AgentSignal> for ValidatorActor {
                 if agent.tracked.apply_observed(&user, fetched_at, &reference) == Applied::Changed
                     || first
                 {
-                    self.publish(&agent_id, received_at, true, None);
+                    self.publish(&agent_id, received_at, true, None, ctx);
                 }
             }
         }
@@ -333,7 +353,7 @@ impl Handler<AgentSignal> for ValidatorActor {
 impl Handler<Reevaluate> for ValidatorActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Reevaluate, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Reevaluate, ctx: &mut Context<Self>) {
         let reference = self.reference.load();
         let now = Utc::now();
         let candidates: Vec<AgentId> = match msg.agent_ids {
@@ -355,7 +375,7 @@ impl Handler<Reevaluate> for ValidatorActor {
                 .as_ref()
                 .is_none_or(|p| p.state != verdict.state || p.violations != verdict.violations);
             if changed && agent.published.is_some() {
-                self.publish(&agent_id, Instant::now(), false, None);
+                self.publish(&agent_id, Instant::now(), false, None, ctx);
             }
         }
     }
