@@ -41,6 +41,13 @@ pub enum Command {
     Sim(SimArgs),
     /// Validate the configuration, print every problem found, and exit 2 if there is any.
     CheckConfig,
+    /// Ask a running agentcast whether it is alive (GET /healthz); exit 0 if so, 1 if not.
+    /// For container health checks.
+    Healthcheck {
+        /// The URL to ask (default: /healthz on http.listen, 0.0.0.0 read as 127.0.0.1).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),

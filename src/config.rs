@@ -436,10 +436,7 @@ impl std::fmt::Display for Problem {
 pub enum ConfigError {
     #[error("config file {path} does not exist")]
     MissingFile { path: String },
-    /// A value of the wrong type, an unknown key, unparsable TOML. Figment's message names the
-    /// key and where its value came from.
-    #[error("invalid configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
 }
@@ -494,7 +491,9 @@ impl Settings {
                         .into()
                 }),
         );
-        let mut settings: Settings = figment.extract().map_err(Box::new)?;
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|err| ConfigError::Invalid(problems_of(err)))?;
         if let Some(url) = std::env::var("WEBHOOK_URL")
             .ok()
             .filter(|u| !u.trim().is_empty())
@@ -944,6 +943,37 @@ fn check_schedule(check: &mut impl FnMut(bool, &str, String), key: &str, schedul
         key,
         "every wait must be a number of seconds ≥ 0".into(),
     );
+}
+
+/// A value of the wrong type, an unknown key, unparsable TOML: one problem per error, named
+/// by its key and where its value came from (the file, or the environment variable).
+fn problems_of(err: figment::Error) -> Vec<Problem> {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_ascii_lowercase();
+            let source = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
+                Some(name) if name.contains("environment") => {
+                    format!(
+                        " (from the environment variable {ENV_PREFIX}{})",
+                        key.replacen('.', "_", 1).to_ascii_uppercase()
+                    )
+                }
+                Some(name) => match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                    Some(source) => format!(" (from {source})"),
+                    None => format!(" (from {name})"),
+                },
+                None => String::new(),
+            };
+            Problem::new(
+                if key.is_empty() {
+                    "configuration".to_owned()
+                } else {
+                    key
+                },
+                format!("{}{source}", e.kind),
+            )
+        })
+        .collect()
 }
 
 fn is_http_url(raw: &str) -> bool {

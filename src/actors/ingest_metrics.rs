@@ -62,6 +62,9 @@ impl IngestMetrics {
         for kind in ViolationKind::ALL {
             violations.with_label_values(&[kind.as_str()]);
         }
+        for cause in crate::actors::stream::ReconnectCause::ALL {
+            reconnects.with_label_values(&[cause.as_str()]);
+        }
         let validated = IntCounter::new("agentcast_validated_total", "Agent states validated.")
             .expect("valid metric"); // expect: constant definition
         let withheld = IntCounter::new(

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 a failure at run time (bad credentials, unreachable Genesys,
 //! port in use), 2 a configuration that cannot be used.
 
+mod demo;
 pub mod service;
 
 use std::{process::ExitCode, sync::Arc};
@@ -32,12 +33,17 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(err) => return config_failure(&err),
     };
-    telemetry::init(
-        cli.log_format.unwrap_or(settings.log.format),
-        &settings.log.level,
-    );
+    let mut level = settings.log.level.clone();
+    if matches!(cli.command, Command::Demo(_)) && level == Settings::defaults().log.level {
+        // The emulator's own logs would drown the demo's output.
+        level.push_str(",agentcast::sim=warn");
+    }
+    telemetry::init(cli.log_format.unwrap_or(settings.log.format), &level);
     match cli.command {
         Command::CheckConfig => check_config(&settings),
+        Command::Healthcheck { url } => {
+            healthcheck(url.unwrap_or_else(|| healthz_url(&settings.http.listen)))
+        }
         Command::Audit(AuditCommand::Verify { path }) => audit_verify(
             path.as_deref()
                 .unwrap_or_else(|| std::path::Path::new(&settings.audit.path)),
@@ -48,7 +54,7 @@ pub fn main(cli: Cli) -> ExitCode {
         },
         Command::Run => run(&settings),
         Command::Demo(args) => match apply_sim_args(&mut settings, &args) {
-            Ok(()) => demo(&settings),
+            Ok(()) => demo::run(&settings),
             Err(err) => config_failure(&err),
         },
     }
@@ -73,6 +79,28 @@ fn apply_sim_args(settings: &mut Settings, args: &SimArgs) -> Result<(), ConfigE
     } else {
         Err(ConfigError::Invalid(problems))
     }
+}
+
+/// The `/healthz` URL of a server listening on `listen`.
+fn healthz_url(listen: &str) -> String {
+    let local = listen
+        .replace("0.0.0.0", "127.0.0.1")
+        .replace("[::]", "[::1]");
+    format!("http://{local}/healthz")
+}
+
+/// `agentcast healthcheck`: 0 when `url` answers 2xx within 3 s, 1 otherwise.
+fn healthcheck(url: String) -> ExitCode {
+    actix_rt::System::new().block_on(async move {
+        let client = awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(3))
+            .finish();
+        match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+            Ok(response) => runtime_failure(&format!("{url} is unhealthy"), &response.status()),
+            Err(err) => runtime_failure(&format!("{url} did not answer"), &err),
+        }
+    })
 }
 
 /// `agentcast audit verify`: exit 0 when the chain is intact, 1 when broken or unreadable.
@@ -110,8 +138,12 @@ fn check_config(settings: &Settings) -> ExitCode {
     if let Some(api) = settings.genesys.resolved_api_base() {
         println!("Genesys API: {api}");
     }
-    if let Err(err) = Credentials::from_env() {
-        println!("note: `agentcast run` will also need {err}");
+    if let Err(ConfigError::Invalid(missing)) = Credentials::from_env() {
+        let vars: Vec<&str> = missing.iter().map(|p| p.key.as_str()).collect();
+        println!(
+            "note: `agentcast run` also needs {} in the environment (the OAuth client credentials)",
+            vars.join(" and ")
+        );
     }
     match toml::to_string_pretty(settings) {
         Ok(rendered) => println!("\n# effective settings\n{rendered}"),
@@ -135,15 +167,16 @@ fn run(settings: &Settings) -> ExitCode {
         Ok(credentials) => credentials,
         Err(err) => return config_failure(&err),
     };
-    serve(settings.clone(), credentials, Vec::new(), |_| {})
+    serve(settings.clone(), credentials, |_| {}, |_| {})
 }
 
 /// Binds the HTTP listener, starts the service, runs until Ctrl-C or SIGTERM, then shuts it
-/// down. `started` is told the running service (the demo prints its URLs).
+/// down. `prepare` may adjust the options (the demo adds its viewer key and webhook secret);
+/// `started` is told the running service (the demo prints its URLs).
 fn serve(
     settings: Settings,
     credentials: Credentials,
-    extra_keys: Vec<(String, crate::http::auth::Grant)>,
+    prepare: impl FnOnce(&mut ServiceOptions),
     started: impl FnOnce(&Service),
 ) -> ExitCode {
     let listener = match std::net::TcpListener::bind(&settings.http.listen) {
@@ -157,7 +190,7 @@ fn serve(
     };
     actix_rt::System::new().block_on(async move {
         let mut options = ServiceOptions::new(Arc::new(settings), credentials, listener);
-        options.extra_keys = extra_keys;
+        prepare(&mut options);
         let service = match Service::start(options).await {
             Ok(service) => service,
             Err(err) => return runtime_failure("cannot start", &err),
@@ -204,49 +237,4 @@ pub async fn startup_check(client: &GenesysClient) -> Result<(), GenesysError> {
         "Connected to Genesys Cloud."
     );
     Ok(())
-}
-
-fn demo(settings: &Settings) -> ExitCode {
-    let sim = match sim::spawn(SimConfig::from_settings(&settings.sim)) {
-        Ok(sim) => sim,
-        Err(err) => {
-            return runtime_failure(
-                &format!("the emulator could not serve on {}", settings.sim.listen),
-                &err,
-            );
-        }
-    };
-    let mut settings = settings.clone();
-    settings.genesys.api_base = sim.base.clone();
-    settings.genesys.login_base = String::new();
-    let credentials = Credentials::new(sim.client_id.clone(), sim.client_secret.clone());
-    let viewer_key = crate::http::auth::generate_key();
-    let grant = crate::http::auth::Grant {
-        name: "demo-viewer".into(),
-        scopes: crate::event::Scope::ALL.to_vec(),
-        admin: true,
-    };
-    let emulator = sim.base.clone();
-    let key = viewer_key.clone();
-    let code = serve(
-        settings,
-        credentials,
-        vec![(viewer_key, grant)],
-        move |service| {
-            let base = format!("http://{}", service.local_addr);
-            println!(
-                "agentcast demo is running against the embedded Genesys Cloud emulator at {emulator}"
-            );
-            println!("  agents (latest validated states): {base}/v1/agents?access_token={key}");
-            println!(
-                "  live stream (WebSocket):          ws://{}/v1/subscribe?access_token={key}",
-                service.local_addr
-            );
-            println!("  metrics:                          {base}/metrics  and  {base}/v1/metrics");
-            println!("  emulator truth:                   {emulator}/sim/truth");
-            println!("Press Ctrl-C to stop.");
-        },
-    );
-    sim.stop();
-    code
 }

@@ -50,7 +50,31 @@ impl TestService {
         settings.webhook.outbox_path = data_dir.path().join("outbox.sqlite").display().to_string();
         settings.audit.path = data_dir.path().join("audit.sqlite").display().to_string();
         tweak(&mut settings);
-        Self::try_start(sim, settings, data_dir)
+        Self::try_start(sim, settings, data_dir, |_| {})
+            .await
+            .expect("the service starts")
+    }
+
+    /// Starts a service with webhook secrets handed in directly (`(variable, secret)` pairs).
+    pub async fn start_with_secrets(
+        sim: &TestSim,
+        tweak: impl FnOnce(&mut Settings),
+        secrets: Vec<(String, String)>,
+    ) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let mut settings = test_settings(sim);
+        settings.webhook.outbox_path = data_dir.path().join("outbox.sqlite").display().to_string();
+        settings.audit.path = data_dir.path().join("audit.sqlite").display().to_string();
+        tweak(&mut settings);
+        let prepare = move |options: &mut ServiceOptions| {
+            options.secret_of = Box::new(move |var| {
+                secrets
+                    .iter()
+                    .find(|(v, _)| v == var)
+                    .map(|(_, s)| s.clone())
+            });
+        };
+        Self::try_start(sim, settings, data_dir, prepare)
             .await
             .expect("the service starts")
     }
@@ -59,6 +83,7 @@ impl TestService {
         sim: &TestSim,
         settings: Settings,
         data_dir: tempfile::TempDir,
+        prepare: impl FnOnce(&mut ServiceOptions),
     ) -> Result<Self, agentcast::app::service::StartError> {
         if std::env::var_os("AGENTCAST_TEST_LOG").is_some() {
             agentcast::telemetry::init(agentcast::config::LogFormat::Human, "info");
@@ -71,6 +96,7 @@ impl TestService {
         };
         let mut options = ServiceOptions::new(Arc::new(settings), sim.credentials(), listener);
         options.extra_keys = vec![(KEY.to_owned(), grant)];
+        prepare(&mut options);
         let service = within("service start", Service::start(options)).await?;
         let base = format!("http://{}", service.local_addr);
         Ok(Self {

@@ -52,6 +52,15 @@ pub enum ReconnectCause {
 }
 
 impl ReconnectCause {
+    pub const ALL: [ReconnectCause; 6] = [
+        Self::HeartbeatTimeout,
+        Self::SocketClosing,
+        Self::Closed,
+        Self::Error,
+        Self::ConnectFailed,
+        Self::ChannelGone,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HeartbeatTimeout => "heartbeat_timeout",

@@ -138,4 +138,12 @@ impl WebhookMetrics {
             store_errors,
         }
     }
+
+    /// Exposes an endpoint's series at zero before anything happens to it, so scrapers and
+    /// dashboards see every endpoint from the start.
+    pub fn init_endpoint(&self, endpoint: &str) {
+        self.accepted.with_label_values(&[endpoint]);
+        self.dead_letters.with_label_values(&[endpoint]);
+        self.attempts.with_label_values(&[endpoint, "delivered"]);
+    }
 }

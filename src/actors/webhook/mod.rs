@@ -195,6 +195,9 @@ impl WebhookActor {
         audit: Option<AuditSink>,
         observer: Option<Recipient<DeliveryReport>>,
     ) -> Result<Addr<Self>, WebhookError> {
+        for endpoint in &config.endpoints {
+            metrics.init_endpoint(&endpoint.id);
+        }
         let opened = outbox::open(&config.outbox_path, config.synchronous)?;
         let records = outbox::load_endpoint_records(&opened.conn)?;
         let store = OutboxStore::spawn(opened);

@@ -1,0 +1,240 @@
+//! `agentcast run` as a newcomer meets it: each start-up failure is one clear message and the
+//! documented exit code (1 at run time, 2 for configuration), and a good start runs until
+//! SIGTERM and exits 0. The binary runs as a child process against the emulator.
+
+mod common;
+
+use std::{
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::TestSim;
+
+/// Runs `agentcast` with `args` and `env` (plus a temporary data directory), waiting at most
+/// a minute.
+fn agentcast(args: &[&str], env: &[(&str, String)]) -> Output {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentcast"));
+    command
+        .args(args)
+        .current_dir(data.path())
+        .env_remove("GENESYS_HOST")
+        .env_remove("GENESYS_CLIENT_ID")
+        .env_remove("GENESYS_CLIENT_SECRET")
+        .env_remove("WEBHOOK_URL")
+        .env("AGENTCAST_LOG_LEVEL", "warn")
+        .env("AGENTCAST_HTTP_LISTEN", "127.0.0.1:0")
+        .env("AGENTCAST_GENESYS_RETRY_INITIAL_BACKOFF_MS", "20")
+        .env("AGENTCAST_GENESYS_RETRY_MAX_BACKOFF_SECS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("agentcast starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("child status").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "agentcast {args:?} did not exit within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("child output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The last line agentcast wrote to stderr: the one-line error a person reads.
+fn error_line(output: &Output) -> String {
+    stderr(output)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("agentcast:"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn sim_env(sim: &TestSim, secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AGENTCAST_GENESYS_API_BASE", sim.handle.base.clone()),
+        ("GENESYS_CLIENT_ID", sim.handle.client_id.clone()),
+        ("GENESYS_CLIENT_SECRET", secret.to_owned()),
+    ]
+}
+
+#[test]
+fn bad_credentials_are_one_clear_error_and_exit_1() {
+    let sim = TestSim::start(5, |_| {});
+    let output = agentcast(&["run"], &sim_env(&sim, "not-the-secret"));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(
+        line.contains("refused the OAuth client credentials")
+            && line.contains("GENESYS_CLIENT_SECRET"),
+        "{line}"
+    );
+    assert!(
+        !stderr(&output).contains("not-the-secret"),
+        "the secret is never printed"
+    );
+}
+
+#[test]
+fn an_unreachable_genesys_is_one_clear_error_and_exit_1() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a port")
+        .local_addr()
+        .expect("addr");
+    let output = agentcast(
+        &["run"],
+        &[
+            ("AGENTCAST_GENESYS_API_BASE", format!("http://{closed}")),
+            ("AGENTCAST_GENESYS_MAX_RETRIES", "1".into()),
+            ("GENESYS_CLIENT_ID", "id".into()),
+            ("GENESYS_CLIENT_SECRET", "secret".into()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(
+        line.contains("could not reach") && line.contains(&closed.to_string()),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_error_and_exit_1() {
+    let sim = TestSim::start(5, |_| {});
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let mut env = sim_env(&sim, &sim.handle.client_secret);
+    env.push(("AGENTCAST_HTTP_LISTEN", addr.clone()));
+    let output = agentcast(&["run"], &env);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(
+        line.contains(&format!("cannot listen on {addr} (http.listen)")),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_bad_value_names_its_key_and_exits_2() {
+    let output = agentcast(
+        &["run"],
+        &[("AGENTCAST_GENESYS_REQUESTS_PER_MINUTE", "lots".into())],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let line = error_line(&output);
+    let text = stderr(&output);
+    assert!(
+        line.starts_with("agentcast: invalid configuration"),
+        "{text}"
+    );
+    assert!(
+        text.contains("genesys.requests_per_minute")
+            && text.contains("AGENTCAST_GENESYS_REQUESTS_PER_MINUTE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_credentials_name_the_variables_and_exit_2() {
+    let output = agentcast(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("GENESYS_CLIENT_ID") && text.contains("GENESYS_CLIENT_SECRET"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_config_reports_every_problem_in_one_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[genesys]\nregion = \"moon.example\"\nrequests_per_minute = 0\nclient_secret = \"oops\"\n[sim]\nagents = 0\n",
+    )
+    .expect("write config");
+    let output = agentcast(
+        &[
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "check-config",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    for key in [
+        "genesys.region",
+        "genesys.requests_per_minute",
+        "genesys.client_secret",
+        "sim.agents",
+    ] {
+        assert!(text.contains(key), "{key} is reported:\n{text}");
+    }
+}
+
+#[test]
+fn a_good_start_runs_until_sigterm_and_exits_0() {
+    let sim = TestSim::start(20, |_| {});
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
+        .arg("run")
+        .current_dir(data.path())
+        .envs(sim_env(&sim, &sim.handle.client_secret))
+        .env("AGENTCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("AGENTCAST_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agentcast starts");
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let is_ready = || {
+        Command::new(env!("CARGO_BIN_EXE_agentcast"))
+            .args(["healthcheck", "--url", &ready])
+            .stderr(Stdio::null())
+            .status()
+            .expect("healthcheck runs")
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !is_ready() {
+        assert!(Instant::now() < deadline, "agentcast never became ready");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "agentcast exited early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("status").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "agentcast did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        data.path().join("agentcast-audit.sqlite").exists(),
+        "the audit trail was written where configured"
+    );
+}
