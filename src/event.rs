@@ -109,7 +109,9 @@ pub struct AgentState {
     pub scheduled_activity: Option<String>,
     /// Active queue ids.
     pub queues: Vec<String>,
-    /// Upstream time of the change (presence modifiedDate / routing startTime).
+    /// When this state began: the upstream time Genesys gave the presence or routing change
+    /// (`modifiedDate` / `startTime`), or, for a change in interaction counts (which Genesys
+    /// does not time), when agentcast received it.
     #[serde(with = "crate::genesys::models::time")]
     pub timestamp: DateTime<Utc>,
 }

@@ -78,6 +78,132 @@ pub struct Target {
     pid: Option<u32>,
     server: Option<Proc>,
     set_rate_cmd: Option<String>,
+    pipeline: Option<Pipeline>,
+}
+
+/// `--pipeline`: the emulator and `agentcast run`, each a child process.
+struct Pipeline {
+    emulator: Child,
+    emulator_addr: SocketAddr,
+    agentcast: Child,
+    data_dir: std::path::PathBuf,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        for child in [&mut self.agentcast, &mut self.emulator] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A raw HTTP/1.1 request (connection closed after); the answer's status line and body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(String, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+impl Pipeline {
+    /// Starts the emulator, then `agentcast run` against it with a bench key; waits until it
+    /// is ready. Returns the pipeline, agentcast's address and the key.
+    fn start(agents: u32) -> anyhow::Result<(Self, SocketAddr, String)> {
+        let exe = env!("CARGO_BIN_EXE_agentcast");
+        let mut emulator = Command::new(exe)
+            .args([
+                "sim",
+                "--agents",
+                &agents.to_string(),
+                "--events-per-sec",
+                "0",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("AGENTCAST_LOG_LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut first = String::new();
+        BufReader::new(emulator.stdout.take().context("emulator stdout")?).read_line(&mut first)?;
+        let first: Value = serde_json::from_str(&first)?;
+        let field = |k: &str| {
+            first[k]
+                .as_str()
+                .map(str::to_owned)
+                .context("emulator first line")
+        };
+        let base = field("base")?;
+        let emulator_addr: SocketAddr = base.trim_start_matches("http://").parse()?;
+        let key = format!("bench-{}", uuid::Uuid::new_v4());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data_dir =
+            std::env::temp_dir().join(format!("agentcast-fanout-{}", std::process::id()));
+        std::fs::create_dir_all(&data_dir)?;
+        let config = data_dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[subscribers]\nmax_subscribers = 20000\n\n[[api_keys]]\nname = \"bench\"\nsha256 = \"{}\"\nscopes = [\"*\"]\n",
+                agentcast::http::auth::hash_key_hex(&key)
+            ),
+        )?;
+        let agentcast = Command::new(exe)
+            .args(["--config", config.to_str().context("utf-8 path")?, "run"])
+            .env("AGENTCAST_GENESYS_API_BASE", &base)
+            .env("GENESYS_CLIENT_ID", field("clientId")?)
+            .env("GENESYS_CLIENT_SECRET", field("clientSecret")?)
+            .env(
+                "AGENTCAST_WEBHOOK_OUTBOX_PATH",
+                data_dir.join("outbox.sqlite"),
+            )
+            .env("AGENTCAST_AUDIT_PATH", data_dir.join("audit.sqlite"))
+            .env("AGENTCAST_LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let pipeline = Self {
+            emulator,
+            emulator_addr,
+            agentcast,
+            data_dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !http(addr, "GET", "/readyz", "").is_some_and(|(status, _)| status.contains(" 200 "))
+        {
+            if std::time::Instant::now() > deadline {
+                bail!("agentcast did not become ready within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok((pipeline, addr, key))
+    }
+
+    fn set_rate(&self, rate: u32) -> anyhow::Result<()> {
+        let body = format!("{{\"eventsPerSec\":{rate}}}");
+        for (path, body) in [("/sim/rate", body.as_str()), ("/sim/resume", "{}")] {
+            match http(self.emulator_addr, "POST", path, body) {
+                Some((status, _)) if status.contains(" 200 ") => {}
+                other => bail!("the emulator refused {path}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Target {
@@ -87,6 +213,18 @@ impl Target {
 
     /// The target, or with `bare` an in-bench bare actix-ws server (the memory floor).
     pub fn start_server(args: &Args, bare: bool) -> anyhow::Result<Self> {
+        if args.pipeline && !bare {
+            let (pipeline, addr, key) = Pipeline::start(args.pipeline_agents)?;
+            return Ok(Self {
+                addr,
+                path: "/v1/subscribe".into(),
+                key,
+                pid: Some(pipeline.agentcast.id()),
+                server: None,
+                set_rate_cmd: None,
+                pipeline: Some(pipeline),
+            });
+        }
         if let Some(url) = &args.url {
             let rest = url
                 .strip_prefix("ws://")
@@ -106,6 +244,7 @@ impl Target {
                 pid: args.pid,
                 server: None,
                 set_rate_cmd: args.set_rate_cmd.clone(),
+                pipeline: None,
             });
         }
         let key = format!("bench-{}", uuid::Uuid::new_v4());
@@ -129,10 +268,14 @@ impl Target {
             pid: ready["pid"].as_u64().map(|p| p as u32),
             server: Some(server),
             set_rate_cmd: None,
+            pipeline: None,
         })
     }
 
     pub fn set_rate(&mut self, rate: u32) -> anyhow::Result<()> {
+        if let Some(pipeline) = &self.pipeline {
+            return pipeline.set_rate(rate);
+        }
         if let Some(server) = &mut self.server {
             return server.send(&format!("rate {rate}"));
         }

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench fanout                       # the full matrix against the in-bench publisher
 //! cargo bench --bench fanout -- --quick            # a short smoke run
+//! cargo bench --bench fanout -- --pipeline         # end to end: emulator → agentcast run → fleets
 //! cargo bench --bench fanout -- --url ws://127.0.0.1:8080/v1/subscribe --key KEY --pid PID \
 //!     --set-rate-cmd 'curl -s -XPOST "http://127.0.0.1:4000/sim/admin/rate?eventsPerSec={rate}"'
 //! ```
@@ -93,6 +94,13 @@ pub struct Args {
     /// Shell command that sets the upstream event rate, `{rate}` replaced (with --url).
     #[arg(long)]
     set_rate_cmd: Option<String>,
+    /// End to end: run the emulator (`agentcast sim`) and the whole service (`agentcast run`)
+    /// as child processes, and drive the event rate through the emulator's admin API.
+    #[arg(long)]
+    pipeline: bool,
+    /// Agents in the emulator's organisation (with --pipeline).
+    #[arg(long, default_value_t = 1000)]
+    pipeline_agents: u32,
 
     // Child-role arguments.
     /// (server) address to bind.

@@ -158,6 +158,12 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             "kernel": procfs::kernel(),
         },
         "target": match &args.url {
+            None if args.pipeline => json!({
+                "kind": "end to end: `agentcast sim` → `agentcast run` (stream, validators, hub, sessions, webhooks, audit), each a child process",
+                "emulator_agents": args.pipeline_agents,
+                "events_per_sec_means": "emulator changes per second; one change can produce up to two validated states (activity, interaction counts), so deliveries per second can exceed events × subscribers",
+                "latency_source": "the payload's timestamp is the emulator's emission time for presence/routing changes, and agentcast's receipt time for interaction-count changes (Genesys does not time those)",
+            }),
             Some(url) => json!({"kind": "external", "url": url, "pid": args.pid}),
             None => json!({"kind": "in-bench publisher (production hub and subscribe route, synthetic validated states)", "http_workers": args.workers}),
         },

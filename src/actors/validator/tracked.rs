@@ -66,6 +66,9 @@ pub struct Tracked {
     pub conversations: Option<BTreeMap<&'static str, MediaLoad>>,
     /// When the last conversation summary notification arrived.
     conversations_seen_at: Option<Instant>,
+    /// When the interaction counts last changed (a summary carries no time of its own, so
+    /// this is when agentcast received it).
+    conversations_changed_at: Option<DateTime<Utc>>,
     recent_ids: [u64; RECENT_IDS],
     recent_next: usize,
 }
@@ -82,6 +85,12 @@ impl Tracked {
         self.recent_ids[self.recent_next] = id;
         self.recent_next = (self.recent_next + 1) % RECENT_IDS;
         true
+    }
+
+    /// When the current state began: the latest of the presence and routing times Genesys
+    /// gave, and the time the interaction counts last changed.
+    pub fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.activity_at().max(self.conversations_changed_at)
     }
 
     /// The upstream time of the current presence/routing state.
@@ -164,6 +173,7 @@ impl Tracked {
             return Applied::Unchanged;
         }
         self.conversations = Some(loads);
+        self.conversations_changed_at = Some(Utc::now());
         Applied::Changed
     }
 
@@ -216,6 +226,7 @@ impl Tracked {
             let loads = loads_of(summary);
             if self.conversations.as_ref() != Some(&loads) {
                 self.conversations = Some(loads);
+                self.conversations_changed_at = Some(Utc::now());
                 changed = true;
             }
         }

@@ -169,7 +169,7 @@ pub fn evaluate(
         on_shift,
         scheduled_activity,
         queues: tracked.queues.clone(),
-        timestamp: tracked.activity_at().unwrap_or(now),
+        timestamp: tracked.changed_at().unwrap_or(now),
     };
     Verdict {
         scope: rules.scope(presence, interaction_load),
