@@ -47,6 +47,11 @@ struct Sink {
 
 impl Actor for Sink {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The hub's mailbox size: validators wait (back-pressure) past it, as they would.
+        ctx.set_mailbox_capacity(agentcast::actors::hub::MAILBOX_CAPACITY);
+    }
 }
 
 impl Handler<Publish> for Sink {

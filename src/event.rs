@@ -11,7 +11,7 @@
 //! AuditActor. Types here are plain data; messages that only one actor receives live with
 //! that actor.
 
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+use std::{borrow::Cow, collections::BTreeMap, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -85,28 +85,30 @@ impl ViolationKind {
 }
 
 /// One violation, with a human-readable detail (`chat 5 > 4`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Violation {
     pub kind: ViolationKind,
     pub detail: String,
 }
 
-/// An agent's state after validation: the `availabilityStatusMatrix` of the payload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An agent's state after validation: the `availabilityStatusMatrix` of the payload. Built
+/// for every change, so its parts are cheap to make: known names are static strings, the
+/// capacity map is shared with the reference data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
     /// Canonical presence name (`Available`, `OnQueue`, …) or the raw value when unknown.
-    pub current_status: String,
+    pub current_status: Cow<'static, str>,
     /// `OFF_QUEUE`, `IDLE`, `INTERACTING`, `NOT_RESPONDING`, `COMMUNICATING` or the raw value.
-    pub routing_status: String,
+    pub routing_status: Cow<'static, str>,
     /// Active interactions across media types.
     pub interaction_load: u32,
     /// Maximum concurrent interactions per media type, from utilization.
-    pub capacity: BTreeMap<String, u32>,
+    pub capacity: Arc<BTreeMap<String, u32>>,
     /// `None` when the schedule is unknown.
     pub on_shift: Option<bool>,
     /// The scheduled activity category now (`OnQueueWork`, `Break`, …), if any.
-    pub scheduled_activity: Option<String>,
+    pub scheduled_activity: Option<Cow<'static, str>>,
     /// Active queue ids.
     pub queues: Vec<String>,
     /// When this state began: the upstream time Genesys gave the presence or routing change
@@ -314,7 +316,7 @@ mod tests {
                 current_status: "Available".into(),
                 routing_status: "IDLE".into(),
                 interaction_load: 0,
-                capacity: BTreeMap::from([("call".into(), 1), ("chat".into(), 4)]),
+                capacity: Arc::new(BTreeMap::from([("call".into(), 1), ("chat".into(), 4)])),
                 on_shift: Some(true),
                 scheduled_activity: Some("OnQueueWork".into()),
                 queues: vec!["q1".into()],

@@ -180,7 +180,11 @@ fn validated(agent: &Arc<str>, queues: &[String; 2], now: DateTime<Utc>) -> Vali
             current_status: "OnQueue".into(),
             routing_status: "IDLE".into(),
             interaction_load: 1,
-            capacity: BTreeMap::from([("call".into(), 1), ("chat".into(), 4), ("email".into(), 2)]),
+            capacity: std::sync::Arc::new(BTreeMap::from([
+                ("call".into(), 1),
+                ("chat".into(), 4),
+                ("email".into(), 2),
+            ])),
             on_shift: Some(true),
             scheduled_activity: Some("OnQueueWork".into()),
             queues: queues.to_vec(),

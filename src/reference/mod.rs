@@ -27,6 +27,8 @@ use crate::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capacity {
     pub per_media: BTreeMap<String, MediaCapacity>,
+    /// `media → maximum`, as every payload shows it (made once, shared).
+    maximums: Arc<BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,16 +54,22 @@ impl Capacity {
                     )
                 })
             })
-            .collect();
-        Self { per_media }
+            .collect::<BTreeMap<String, MediaCapacity>>();
+        let maximums = Arc::new(
+            per_media
+                .iter()
+                .map(|(m, c)| (m.clone(), c.maximum))
+                .collect(),
+        );
+        Self {
+            per_media,
+            maximums,
+        }
     }
 
     /// `media → maximum`, as the payload shows it.
-    pub fn maximums(&self) -> BTreeMap<String, u32> {
-        self.per_media
-            .iter()
-            .map(|(m, c)| (m.clone(), c.maximum))
-            .collect()
+    pub fn maximums(&self) -> &Arc<BTreeMap<String, u32>> {
+        &self.maximums
     }
 }
 

@@ -344,7 +344,7 @@ pub fn validated(agent: &str, scope: Scope) -> Validated {
             current_status: "Available".into(),
             routing_status: "IDLE".into(),
             interaction_load: 0,
-            capacity: BTreeMap::from([("call".into(), 1)]),
+            capacity: std::sync::Arc::new(BTreeMap::from([("call".into(), 1)])),
             on_shift: Some(true),
             scheduled_activity: Some("OnQueueWork".into()),
             queues: vec![],

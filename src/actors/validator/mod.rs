@@ -11,7 +11,12 @@ mod pool;
 pub mod tracked;
 pub mod verdict;
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    sync::Arc,
+    time::Instant,
+};
 
 use actix::{
     Actor, AsyncContext, Context, Handler, Message, Recipient, WrapFuture, dev::SendError,
@@ -105,8 +110,9 @@ pub struct ValidatorActor {
 #[derive(Default)]
 struct Agent {
     tracked: Tracked,
-    /// The last verdict published, to tell whether a re-evaluation changed anything.
-    published: Option<Verdict>,
+    /// A fingerprint of the last verdict published (its state and violations), to tell
+    /// whether a re-evaluation changed anything without keeping a copy of it.
+    published: Option<u64>,
 }
 
 impl ValidatorActor {
@@ -170,7 +176,7 @@ impl ValidatorActor {
             &self.rules,
             Utc::now(),
         );
-        agent.published = Some(verdict.clone());
+        agent.published = Some(fingerprint(&verdict));
         self.metrics.validated.inc();
         for violation in &verdict.violations {
             self.metrics
@@ -308,6 +314,14 @@ impl ValidatorActor {
     }
 }
 
+/// What a verdict tells subscribers, hashed.
+fn fingerprint(verdict: &Verdict) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    verdict.state.hash(&mut hasher);
+    verdict.violations.hash(&mut hasher);
+    hasher.finish()
+}
+
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| e.to_string())
 }
@@ -370,10 +384,7 @@ impl Handler<Reevaluate> for ValidatorActor {
             agent.tracked.derive_queues(&agent_id, &reference);
             let verdict =
                 verdict::evaluate(&agent_id, &agent.tracked, &reference, &self.rules, now);
-            let changed = agent
-                .published
-                .as_ref()
-                .is_none_or(|p| p.state != verdict.state || p.violations != verdict.violations);
+            let changed = agent.published != Some(fingerprint(&verdict));
             if changed && agent.published.is_some() {
                 self.publish(&agent_id, Instant::now(), false, None, ctx);
             }

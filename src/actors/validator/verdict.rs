@@ -1,6 +1,8 @@
 //! The checks: shift, capacity and notification scope, from an agent's tracked state and the
 //! reference data. Pure functions, so every rule is unit-tested without actors.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::tracked::Tracked;
@@ -101,7 +103,7 @@ pub fn evaluate(
     let (on_shift, scheduled_activity) = match reference.schedule_of(agent_id) {
         ScheduleLookup::Known(schedule) => (
             Some(schedule.on_shift(now, rules.shift_grace)),
-            schedule.activity_at(now).map(|c| c.as_str().to_owned()),
+            schedule.activity_at(now).map(|c| c.to_cow()),
         ),
         ScheduleLookup::NotScheduled => (Some(false), None),
         ScheduleLookup::Unknown => {
@@ -159,13 +161,13 @@ pub fn evaluate(
     }
 
     let state = AgentState {
-        current_status: presence.map_or_else(|| "Unknown".to_owned(), |p| p.as_str().to_owned()),
+        current_status: presence.map_or(Cow::Borrowed("Unknown"), SystemPresence::to_cow),
         routing_status: tracked
             .routing
             .as_ref()
-            .map_or_else(|| "UNKNOWN".to_owned(), |r| r.status.as_str().to_owned()),
+            .map_or(Cow::Borrowed("UNKNOWN"), |r| r.status.to_cow()),
         interaction_load,
-        capacity: capacity.map(|c| c.maximums()).unwrap_or_default(),
+        capacity: capacity.map(|c| c.maximums().clone()).unwrap_or_default(),
         on_shift,
         scheduled_activity,
         queues: tracked.queues.clone(),

@@ -211,7 +211,7 @@ pub fn broadcast(event_id: &str, seq: u64, agent: &str, scope: Scope) -> Broadca
             current_status: "Available".into(),
             routing_status: "IDLE".into(),
             interaction_load: 0,
-            capacity: [("call".to_owned(), 1)].into(),
+            capacity: std::sync::Arc::new([("call".to_owned(), 1)].into()),
             on_shift: Some(true),
             scheduled_activity: Some("OnQueueWork".into()),
             queues: vec!["q1".into()],

@@ -79,6 +79,30 @@ impl SystemPresence {
         }
     }
 
+    /// The `/api/v2/presence/definitions` spelling, without copying a known name.
+    pub fn to_cow(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::Other(raw) => std::borrow::Cow::Owned(raw.clone()),
+            known => std::borrow::Cow::Borrowed(known.static_name()),
+        }
+    }
+
+    fn static_name(&self) -> &'static str {
+        match self {
+            Self::Available => "Available",
+            Self::Away => "Away",
+            Self::Busy => "Busy",
+            Self::Offline => "Offline",
+            Self::Idle => "Idle",
+            Self::OnQueue => "OnQueue",
+            Self::Meal => "Meal",
+            Self::Training => "Training",
+            Self::Meeting => "Meeting",
+            Self::Break => "Break",
+            Self::Other(_) => "Other",
+        }
+    }
+
     /// The notification spelling (`AVAILABLE`, `ON_QUEUE`).
     pub fn notification_str(&self) -> String {
         match self {

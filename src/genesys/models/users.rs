@@ -86,6 +86,18 @@ impl RoutingStatusKind {
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Other(_))
     }
+
+    /// The status as text, without copying a known value.
+    pub fn to_cow(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::OffQueue => "OFF_QUEUE".into(),
+            Self::Idle => "IDLE".into(),
+            Self::Interacting => "INTERACTING".into(),
+            Self::NotResponding => "NOT_RESPONDING".into(),
+            Self::Communicating => "COMMUNICATING".into(),
+            Self::Other(raw) => raw.clone().into(),
+        }
+    }
 }
 
 impl From<String> for RoutingStatusKind {

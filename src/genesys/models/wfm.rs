@@ -287,6 +287,23 @@ impl ActivityCategory {
     }
 }
 
+impl ActivityCategory {
+    /// The category as text, without copying a known value.
+    pub fn to_cow(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::OnQueueWork => "OnQueueWork".into(),
+            Self::Break => "Break".into(),
+            Self::Meal => "Meal".into(),
+            Self::Meeting => "Meeting".into(),
+            Self::OffQueueWork => "OffQueueWork".into(),
+            Self::TimeOff => "TimeOff".into(),
+            Self::Training => "Training".into(),
+            Self::Unavailable => "Unavailable".into(),
+            Self::Other(raw) => raw.clone().into(),
+        }
+    }
+}
+
 impl From<String> for ActivityCategory {
     fn from(raw: String) -> Self {
         Self::ALL
