@@ -68,8 +68,15 @@ pub fn run(settings: &Settings) -> ExitCode {
             let key = key.clone();
             move |options| {
                 options.extra_keys.push((key, grant));
-                options.secret_of =
-                    Box::new(move |var| (var == DEMO_SECRET_VAR).then(|| secret.clone()));
+                // The demo receiver's secret is handed in; any other endpoint's (WEBHOOK_URL,
+                // [[webhooks]]) comes from the environment as usual.
+                options.secret_of = Box::new(move |var| {
+                    if var == DEMO_SECRET_VAR {
+                        Some(secret.clone())
+                    } else {
+                        std::env::var(var).ok()
+                    }
+                });
             }
         },
         move |service| {

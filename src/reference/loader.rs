@@ -46,8 +46,9 @@ type UnitSchedules = (String, Result<Vec<(AgentId, AgentSchedule)>, GenesysError
 #[rtype(result = "Result<Vec<AgentId>, GenesysError>")]
 pub struct LoadRoster;
 
-/// Loads presence definitions, the org utilization and every unit's schedules. Failures are
-/// logged and leave the data unknown (validation marks it); timers retry.
+/// Loads presence definitions, the org utilization and every unit's schedules, answering when
+/// done (queue memberships follow in the background). Failures are logged and leave the data
+/// unknown (validation marks it); timers retry.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct LoadReference;
@@ -95,6 +96,13 @@ impl ReferenceActor {
 
     /// Fetches the listed units' schedules (all units when `None`) and swaps them in.
     fn refresh_schedules(&mut self, units: Option<Vec<String>>, ctx: &mut Context<Self>) {
+        let job = self.schedules_job(units);
+        ctx.spawn(job);
+    }
+
+    /// Fetches the listed units' schedules (all units when `None`) and swaps them in, as a
+    /// future of this actor (spawned by the timers, awaited at start).
+    fn schedules_job(&mut self, units: Option<Vec<String>>) -> ResponseActFuture<Self, ()> {
         let client = self.client.clone();
         let (before, after) = (
             self.settings.schedule_days_before,
@@ -121,12 +129,12 @@ impl ReferenceActor {
             }
             Ok::<_, GenesysError>(loaded)
         };
-        ctx.spawn(fut.into_actor(self).map(move |result, act, _| match result {
+        Box::pin(fut.into_actor(self).map(move |result, act, _| match result {
             Err(err) => {
                 warn!(error = %err, "Could not list business units; schedules stay unknown until the next refresh.");
             }
             Ok(loaded) => act.apply_schedules(loaded, now),
-        }));
+        }))
     }
 
     fn apply_schedules(&mut self, loaded: Vec<UnitSchedules>, requested_at: Instant) {
@@ -366,7 +374,8 @@ impl Handler<LoadReference> for ReferenceActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: LoadReference, ctx: &mut Context<Self>) -> Self::Result {
-        self.refresh_schedules(None, ctx);
+        // Queue memberships only refine active queues; the rest is awaited so that the first
+        // states published are checked against real schedules and limits.
         self.refresh_memberships(ctx);
         let client = self.client.clone();
         Box::pin(
@@ -387,12 +396,13 @@ impl Handler<LoadReference> for ReferenceActor {
                         }
                         Err(err) => warn!(error = %err, "Could not load presence definitions."),
                     }
-                    match org {
+                                        match org {
                         Ok(org) => data.org_capacity = Some(Capacity::from_response(&org)),
                         Err(err) => warn!(error = %err, "Could not load the org utilization; capacity stays unknown."),
                     }
                 });
-            }),
+            })
+            .then(|(), act, _| act.schedules_job(None)),
         )
     }
 }

@@ -48,6 +48,9 @@ use crate::{
     reference::loader::{LoadReference, LoadRoster, ReferenceActor},
 };
 
+/// How long start-up waits for the first reference data (schedules, limits).
+const REFERENCE_LOAD_WAIT: Duration = Duration::from_secs(60);
+
 /// What the channel actors share.
 #[derive(Clone)]
 pub struct StreamContext {
@@ -370,7 +373,14 @@ impl Handler<Start> for GenesysStreamActor {
                 .map_err(|_| StreamError::LoaderStopped)?
                 .map_err(StreamError::Roster)?;
             let groups = plan::group_agents(&roster)?;
-            loader.do_send(LoadReference);
+            // The first states published should be checked against real reference data: wait for
+            // it, but not forever (what could not be had is marked unknown and retried).
+            if actix_rt::time::timeout(REFERENCE_LOAD_WAIT, loader.send(LoadReference))
+                .await
+                .is_err()
+            {
+                warn!("Reference data is still loading; starting with what is known.");
+            }
             let total = groups.len();
             let mut slots = Vec::with_capacity(total);
             for (i, group) in groups.into_iter().enumerate() {
