@@ -93,7 +93,7 @@ pub fn run(settings: &Settings) -> ExitCode {
                 "  latest states:      curl -H 'Authorization: Bearer {key}' {base}/v1/agents"
             );
             println!(
-                "  live stream:        websocat 'ws://{}/v1/subscribe?access_token={key}'",
+                "  live stream:        python3 -m websockets 'ws://{}/v1/subscribe?access_token={key}'   (pip install websockets)",
                 service.local_addr
             );
             println!("  metrics:            curl {base}/v1/metrics   (Prometheus: {base}/metrics)");
