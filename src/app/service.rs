@@ -197,6 +197,7 @@ impl Service {
                     .configure(http::subscribe::routes)
                     .configure(http::webhooks::routes)
                     .configure(http::audit::routes)
+                    .configure(http::dashboard::routes)
             })
             .disable_signals()
             // Small frames to many subscribers: Nagle's delay would add tens of ms to p99.

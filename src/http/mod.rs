@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod ops;
 pub mod stats;
 pub mod subscribe;
