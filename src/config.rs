@@ -70,6 +70,9 @@ pub struct SubscriberSettings {
     pub client_frame_max_bytes: usize,
     /// Broadcasts kept for replay with `?since=`; older `since` values get a snapshot.
     pub recovery_ring_size: usize,
+    /// How long one rendered snapshot is shared with new sessions of the same filter (they
+    /// also get the events since it); 0 renders one per session.
+    pub snapshot_share_ms: u64,
     /// How long a close frame may wait behind a stalled socket before the session gives up.
     pub close_timeout_secs: u64,
     /// Broadcasts the hub holds for a downstream actor whose mailbox is full; past it the
@@ -88,6 +91,7 @@ impl Default for SubscriberSettings {
             frame_max_bytes: 64 << 10,
             client_frame_max_bytes: 64 << 10,
             recovery_ring_size: 10_000,
+            snapshot_share_ms: 1_000,
             close_timeout_secs: 5,
             downstream_backlog_max: 65_536,
         }
@@ -814,6 +818,11 @@ impl Settings {
             sub.client_frame_max_bytes >= 256,
             "subscribers.client_frame_max_bytes",
             "must be at least 256".into(),
+        );
+        check(
+            sub.snapshot_share_ms <= 60_000,
+            "subscribers.snapshot_share_ms",
+            format!("{} is above 60000 (one minute)", sub.snapshot_share_ms),
         );
         check(
             sub.close_timeout_secs >= 1,

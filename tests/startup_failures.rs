@@ -238,3 +238,81 @@ fn a_good_start_runs_until_sigterm_and_exits_0() {
         "the audit trail was written where configured"
     );
 }
+
+/// A stop while the roster is still being subscribed (here every API answer takes a second)
+/// takes the same shutdown path as any other: exit 0, and the audit trail's `stop` record.
+#[test]
+fn a_sigterm_during_start_up_shuts_down_cleanly_and_exits_0() {
+    let sim = TestSim::start(20, |_| {});
+    actix_rt::System::new().block_on(sim.fault(
+        "slow_rest",
+        serde_json::json!({"delayMs": 1000, "secs": 120}),
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
+        .arg("run")
+        .current_dir(data.path())
+        .envs(sim_env(&sim, &sim.handle.client_secret))
+        .env("AGENTCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("AGENTCAST_LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agentcast starts");
+    let answers = |path: &str| {
+        Command::new(env!("CARGO_BIN_EXE_agentcast"))
+            .args([
+                "healthcheck",
+                "--url",
+                &format!("http://127.0.0.1:{port}{path}"),
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .expect("healthcheck runs")
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !answers("/healthz") {
+        assert!(Instant::now() < deadline, "agentcast never served /healthz");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "agentcast exited early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!answers("/readyz"), "still subscribing the roster");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("status").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "agentcast did not stop on SIGTERM during start-up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("Stopping before the upstream subscription finished"),
+        "{log}"
+    );
+    let audit = rusqlite::Connection::open(data.path().join("agentcast-audit.sqlite"))
+        .expect("the audit trail");
+    let stops: i64 = audit
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE kind = 'stop'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("a count of stop records");
+    assert_eq!(stops, 1, "the stop record was written\n{log}");
+}

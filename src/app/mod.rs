@@ -191,12 +191,31 @@ fn serve(
     actix_rt::System::new().block_on(async move {
         let mut options = ServiceOptions::new(Arc::new(settings), credentials, listener);
         prepare(&mut options);
-        let service = match Service::start(options).await {
-            Ok(service) => service,
-            Err(err) => return runtime_failure("cannot start", &err),
+        // Listening from the start: a stop during start-up still shuts down cleanly.
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let service = tokio::select! {
+            launched = Service::launch(options) => match launched {
+                Ok(service) => service,
+                Err(err) => return runtime_failure("cannot start", &err),
+            },
+            () = &mut signal => return ExitCode::SUCCESS,
         };
-        started(&service);
-        shutdown_signal().await;
+        let connected = tokio::select! {
+            connected = service.connect_upstream() => Some(connected),
+            () = &mut signal => None,
+        };
+        match connected {
+            Some(Ok(())) => {
+                started(&service);
+                signal.await;
+            }
+            Some(Err(err)) => {
+                service.shutdown().await;
+                return runtime_failure("cannot start", &err);
+            }
+            None => info!("Stopping before the upstream subscription finished."),
+        }
         service.shutdown().await;
         ExitCode::SUCCESS
     })

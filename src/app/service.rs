@@ -4,7 +4,10 @@
 //! Start: metrics → webhook configuration (secrets) → Genesys client and the start-up check
 //! (a token and the first roster page; a refused credential or missing permission fails here,
 //! naming the cause) → audit trail → webhook outbox → reference loader → hub → validator pool
-//! → HTTP server → stream (roster, channels, sockets).
+//! → HTTP server → stream (roster, channels, sockets). [`Service::launch`] does all but the
+//! last step, [`Service::connect_upstream`] the last, which can take minutes for a large
+//! roster; `agentcast run` races it against SIGTERM, so a stop during start-up still takes
+//! the shutdown path.
 //!
 //! Shutdown ([`Service::shutdown`]): stop accepting connections → close the upstream sockets
 //! → every subscriber session gets close 1001 → stop the HTTP server → flush the webhook
@@ -39,6 +42,9 @@ use crate::{
         loader::{AttachValidators, ReferenceActor},
     },
 };
+
+/// How long shutdown waits for the upstream sockets to close.
+const UPSTREAM_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Reads a secret from a named variable.
 pub type SecretLookup = Box<dyn Fn(&str) -> Option<String>>;
@@ -109,9 +115,33 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts everything. Must run inside an actix `System` (upstream actors live on the
-    /// current thread; validators, the hub, webhooks and audit get threads of their own).
+    /// Starts everything: [`launch`](Self::launch), then
+    /// [`connect_upstream`](Self::connect_upstream) (shut down again if that fails).
     pub async fn start(options: ServiceOptions) -> Result<Self, StartError> {
+        let service = Self::launch(options).await?;
+        match service.connect_upstream().await {
+            Ok(()) => Ok(service),
+            Err(err) => {
+                service.shutdown().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Subscribes the roster upstream: channels, topics, sockets, the first reconciliation.
+    pub async fn connect_upstream(&self) -> Result<(), StartError> {
+        self.stream
+            .send(Start)
+            .await
+            .map_err(|_| StartError::StreamStopped)??;
+        Ok(())
+    }
+
+    /// Starts everything but the upstream subscription. Must run inside an actix `System`
+    /// (upstream actors live on the current thread; validators, the hub, webhooks and audit
+    /// get threads of their own). Its only wait is the start-up check, before any actor
+    /// starts, so dropping it part-way leaves nothing behind.
+    pub async fn launch(options: ServiceOptions) -> Result<Self, StartError> {
         let ServiceOptions {
             settings,
             credentials,
@@ -224,10 +254,6 @@ impl Service {
             ),
         };
         let stream = GenesysStreamActor::new(cx, reference, upstream.clone()).start();
-        stream
-            .send(Start)
-            .await
-            .map_err(|_| StartError::StreamStopped)??;
         Ok(Self {
             local_addr,
             metrics,
@@ -245,7 +271,13 @@ impl Service {
     pub async fn shutdown(self) {
         info!("Shutting down: no new connections.");
         self.server.pause().await;
-        let _closed = self.stream.send(Shutdown).await;
+        // Bounded: the stream answers after a start-up still in progress (a large roster).
+        if tokio::time::timeout(UPSTREAM_CLOSE_WAIT, self.stream.send(Shutdown))
+            .await
+            .is_err()
+        {
+            warn!("The upstream did not close within {UPSTREAM_CLOSE_WAIT:?}; going on.");
+        }
         match self.hub.close_all().await {
             Ok(closed) => info!(
                 sessions = closed.closed,

@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError, body::BoxBody, http::StatusCode, http::header, web,
+};
 
 use crate::{
     actors::{
@@ -18,7 +20,7 @@ use crate::{
             admission::Refused,
             filter::{Filter, FilterError, FilterSpec},
         },
-        session::{SessionActor, SessionStart, writer::Framing},
+        session::{SessionActor, SessionStart, slices::Sliced, writer::Framing},
     },
     event::Scope,
     http::auth::{ApiKeys, AuthError},
@@ -185,7 +187,7 @@ async fn subscribe(
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     SessionActor::start(&fanout.clone().into_inner(), start, session, stream);
     fanout.metrics.connections.inc();
-    Ok(response)
+    Ok(response.map_body(|_, body| BoxBody::new(Sliced::new(body))))
 }
 
 fn admit(

@@ -49,6 +49,8 @@ pub struct FanoutMetrics {
     pub evictions: IntCounterVec,
     /// Sessions ended, by reason.
     pub disconnects: IntCounterVec,
+    /// Snapshots sent to sessions, by whether they were rendered for the session or shared.
+    pub snapshots: IntCounterVec,
     /// Broadcasts held by the hub for a downstream actor whose mailbox is full.
     pub downstream_backlog: IntGaugeVec,
     /// Broadcasts a downstream actor never got (backlog full, or actor gone).
@@ -120,6 +122,13 @@ impl FanoutMetrics {
                 ),
                 &["reason"],
             )?,
+            snapshots: IntCounterVec::new(
+                Opts::new(
+                    "agentcast_subscriber_snapshots_total",
+                    "Snapshots sent to subscriber sessions, by source (rendered, or shared with sessions of the same filter).",
+                ),
+                &["source"],
+            )?,
             downstream_backlog: IntGaugeVec::new(
                 Opts::new(
                     "agentcast_hub_downstream_backlog",
@@ -145,7 +154,10 @@ impl FanoutMetrics {
         for reason in DISCONNECT_REASONS {
             metrics.disconnects.with_label_values(&[reason]);
         }
-        let collectors: [Box<dyn Collector>; 12] = [
+        for source in ["rendered", "shared"] {
+            metrics.snapshots.with_label_values(&[source]);
+        }
+        let collectors: [Box<dyn Collector>; 13] = [
             Box::new(metrics.queue_seconds.clone()),
             Box::new(metrics.broadcasts.clone()),
             Box::new(metrics.broadcast_latency_seconds.clone()),
@@ -156,6 +168,7 @@ impl FanoutMetrics {
             Box::new(metrics.frames.clone()),
             Box::new(metrics.evictions.clone()),
             Box::new(metrics.disconnects.clone()),
+            Box::new(metrics.snapshots.clone()),
             Box::new(metrics.downstream_backlog.clone()),
             Box::new(metrics.downstream_dropped.clone()),
         ];
@@ -163,6 +176,12 @@ impl FanoutMetrics {
             registry.register(collector)?;
         }
         Ok(metrics)
+    }
+
+    /// One snapshot sent: rendered for its session, or shared with others.
+    pub fn count_snapshot(&self, shared: bool) {
+        let source = if shared { "shared" } else { "rendered" };
+        self.snapshots.with_label_values(&[source]).inc();
     }
 
     /// Evictions for one reason (`slow_consumer`, `stale`).

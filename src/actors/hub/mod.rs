@@ -24,6 +24,7 @@ pub mod latency;
 pub mod latest;
 mod messages;
 pub mod metrics;
+pub mod snapshots;
 pub mod store;
 
 pub use self::{handle::HubHandle, messages::*};
@@ -48,6 +49,7 @@ use self::{
     filter::Matcher,
     latency::{LatencyWindow, Percentiles},
     metrics::FanoutMetrics,
+    snapshots::SnapshotCache,
     store::{Published, Store},
 };
 use crate::{
@@ -83,6 +85,8 @@ pub struct BroadcastHubActor {
     epoch: String,
     event_ids: ulid::Generator,
     store: Store,
+    /// Recent snapshot renderings, shared by sessions with the same filter.
+    snapshots: SnapshotCache,
     /// Registered sessions, dense for the fan-out loop, and their positions by id.
     sessions: Vec<SessionEntry>,
     positions: HashMap<SessionId, usize>,
@@ -111,6 +115,7 @@ impl BroadcastHubActor {
             .collect();
         Self {
             store: Store::new(settings.recovery_ring_size),
+            snapshots: SnapshotCache::new(Duration::from_millis(settings.snapshot_share_ms)),
             settings,
             metrics,
             admission,
@@ -349,29 +354,41 @@ impl Handler<Subscribe> for BroadcastHubActor {
             .since
             .filter(|_| same_epoch)
             .and_then(|since| self.store.replay(since, self.seq, &msg.filter));
+        let recovered = replay.is_some();
+        // Without a replay: a snapshot (perhaps rendered for an earlier session with the same
+        // filter) and the events since it. The session starts at the snapshot's seq.
+        let (start_seq, snapshot, events) = match replay {
+            Some(events) => (self.seq, None, events),
+            None => {
+                let catch_up = self.snapshots.for_new_session(
+                    &self.store,
+                    &msg.filter,
+                    self.seq,
+                    self.settings.frame_max_bytes,
+                );
+                self.metrics.count_snapshot(catch_up.shared);
+                (
+                    catch_up.snapshot.seq,
+                    Some(catch_up.snapshot),
+                    catch_up.since,
+                )
+            }
+        };
         let session_id = msg.session_id.to_string();
         let welcome = protocol::encode(&protocol::Welcome {
             kind: protocol::WELCOME,
             session_id: &session_id,
-            seq: self.seq,
+            seq: start_seq,
             epoch: &self.epoch,
             heartbeat_secs: self.settings.ping_interval_secs,
             stale_timeout_secs: self.settings.stale_timeout_secs,
-            recovered: replay.is_some(),
+            recovered,
             filter: msg.filter.spec(),
         });
-        let catch_up: Vec<Frame> = match replay {
-            Some(events) => std::iter::once(Frame::Text(welcome))
-                .chain(events.into_iter().map(Frame::Event))
-                .collect(),
-            None => vec![
-                Frame::Text(welcome),
-                Frame::Snapshot {
-                    seq: self.seq,
-                    agents: self.store.snapshot(&msg.filter),
-                },
-            ],
-        };
+        let catch_up: Vec<Frame> = std::iter::once(Frame::Text(welcome))
+            .chain(snapshot.map(Frame::Snapshot))
+            .chain(events.into_iter().map(Frame::Event))
+            .collect();
         if msg.outbox.push_catch_up(catch_up) == Pushed::Queued {
             self.register(SessionEntry {
                 id: msg.session_id,
@@ -394,10 +411,14 @@ impl Handler<UpdateFilter> for BroadcastHubActor {
             seq: self.seq,
             filter: msg.filter.spec(),
         });
-        let snapshot = Frame::Snapshot {
-            seq: self.seq,
-            agents: self.store.snapshot(&msg.filter),
-        };
+        let (snapshot, shared) = self.snapshots.as_of_now(
+            &self.store,
+            &msg.filter,
+            self.seq,
+            self.settings.frame_max_bytes,
+        );
+        self.metrics.count_snapshot(shared);
+        let snapshot = Frame::Snapshot(snapshot);
         let entry = &mut self.sessions[at];
         entry.filter = msg.filter.into_matcher();
         if entry

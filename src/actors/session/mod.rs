@@ -15,6 +15,7 @@
 
 pub mod outbox;
 pub mod protocol;
+pub mod slices;
 pub mod wake;
 pub mod writer;
 

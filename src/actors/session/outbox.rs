@@ -21,7 +21,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::wake::{WakeBatch, WakeGroup};
-use crate::actors::hub::store::Published;
+use crate::actors::hub::{snapshots::RenderedSnapshot, store::Published};
 
 /// One queued item.
 #[derive(Debug)]
@@ -30,11 +30,9 @@ pub enum Frame {
     Event(Arc<Published>),
     /// A control frame (`welcome`, `subscribed`, `error`, `pong`).
     Text(ByteString),
-    /// Every matching agent's latest state; the writer chunks it into `snapshot` frames.
-    Snapshot {
-        seq: u64,
-        agents: Vec<Arc<Published>>,
-    },
+    /// Every matching agent's latest state, rendered into `snapshot` frames (shared with
+    /// other sessions of the same filter).
+    Snapshot(Arc<RenderedSnapshot>),
     /// A WebSocket ping (heartbeat).
     Ping,
     /// A WebSocket pong answering the client's ping.
@@ -229,10 +227,10 @@ impl Outbox {
             return Pushed::Closed;
         }
         for frame in frames {
-            if matches!(frame, Frame::Snapshot { .. }) {
+            if matches!(frame, Frame::Snapshot(_)) {
                 state
                     .queue
-                    .retain(|q| !matches!(q.frame, Frame::Snapshot { .. }));
+                    .retain(|q| !matches!(q.frame, Frame::Snapshot(_)));
             }
             state.queue.push_back(Queued { frame, cost: 0 });
         }
@@ -388,6 +386,14 @@ mod tests {
         }
     }
 
+    fn rendered(seq: u64, agents: &[Arc<Published>]) -> Arc<RenderedSnapshot> {
+        Arc::new(RenderedSnapshot {
+            seq,
+            agents: agents.len(),
+            frames: crate::actors::session::protocol::snapshot_frames(seq, agents, 64 << 10).into(),
+        })
+    }
+
     fn event(len: usize) -> Arc<Published> {
         let text = ByteString::from("x".repeat(len));
         Arc::new(Published {
@@ -469,15 +475,9 @@ mod tests {
         let outbox = Outbox::new(150, None);
         outbox.push_catch_up([
             Frame::Text("welcome".into()),
-            Frame::Snapshot {
-                seq: 1,
-                agents: vec![event(1000)],
-            },
+            Frame::Snapshot(rendered(1, &[event(1000)])),
         ]);
-        outbox.push_catch_up([Frame::Snapshot {
-            seq: 2,
-            agents: vec![],
-        }]);
+        outbox.push_catch_up([Frame::Snapshot(rendered(2, &[]))]);
         assert_eq!(
             outbox.push_event(&event(100), &mut WakeBatch::default()),
             Pushed::Queued
@@ -488,7 +488,7 @@ mod tests {
         let kinds: Vec<String> = batch
             .iter()
             .map(|q| match &q.frame {
-                Frame::Snapshot { seq, .. } => format!("snapshot {seq}"),
+                Frame::Snapshot(snapshot) => format!("snapshot {}", snapshot.seq),
                 Frame::Text(_) => "text".into(),
                 Frame::Event(_) => "event".into(),
                 _ => "other".into(),

@@ -30,11 +30,8 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use futures_util::Sink;
 
-use super::{
-    outbox::{Close, Frame, Outbox, Queued, Taken},
-    protocol,
-};
-use crate::actors::hub::{metrics::FanoutMetrics, store::Published};
+use super::outbox::{Close, Frame, Outbox, Queued, Taken};
+use crate::actors::hub::{metrics::FanoutMetrics, snapshots::RenderedSnapshot, store::Published};
 
 /// How queued `agent.state` payloads are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +74,8 @@ pub struct Writer {
     batch: VecDeque<Queued>,
     /// The next message, waiting for room in actix-ws.
     pending: Option<Message>,
-    /// The rest of a snapshot being written, chunk by chunk.
-    snapshot: Option<std::vec::IntoIter<ByteString>>,
+    /// A snapshot being written, chunk by chunk: the next chunk's index.
+    snapshot: Option<(Arc<RenderedSnapshot>, usize)>,
     /// Counted bytes handed to the socket and not yet released to the outbox.
     unreleased: usize,
     /// Whether this drain's oldest live event has had its queueing time observed.
@@ -167,9 +164,12 @@ impl Writer {
 
     /// The next message from what was taken, coalescing and chunking as configured.
     fn next_message(&mut self) -> Option<Message> {
-        if let Some(chunks) = &mut self.snapshot {
-            match chunks.next() {
-                Some(chunk) => return Some(Message::Text(chunk)),
+        if let Some((snapshot, next)) = &mut self.snapshot {
+            match snapshot.frames.get(*next) {
+                Some(chunk) => {
+                    *next += 1;
+                    return Some(Message::Text(chunk.clone()));
+                }
                 None => self.snapshot = None,
             }
         }
@@ -192,12 +192,10 @@ impl Writer {
                 }
             }
             Frame::Text(text) => Message::Text(text),
-            Frame::Snapshot { seq, agents } => {
-                self.deliveries += agents.len() as u64;
-                let mut chunks =
-                    protocol::snapshot_frames(seq, &agents, self.frame_max_bytes).into_iter();
-                let first = chunks.next()?;
-                self.snapshot = Some(chunks);
+            Frame::Snapshot(snapshot) => {
+                self.deliveries += snapshot.agents as u64;
+                let first = snapshot.frames.first()?.clone();
+                self.snapshot = Some((snapshot, 1));
                 Message::Text(first)
             }
             Frame::Ping => Message::Ping(Bytes::new()),
