@@ -2,9 +2,9 @@
 //! `chromium-driver`, driven over WebDriver) loads `/` from an agentcast running against the
 //! emulator, sees the agents appear and change, sees a violation it caused listed, and saves
 //! a screenshot (`target/dashboard.png`; also `docs/dashboard.png`, the README's picture, when
-//! `AGENTCAST_UPDATE_SCREENSHOT=1`).
+//! `UPDATE_DASHBOARD_SCREENSHOT=1`).
 //!
-//! Without Chromium the test says so and passes, unless `AGENTCAST_REQUIRE_BROWSER=1` (set by
+//! Without Chromium the test says so and passes, unless `REQUIRE_BROWSER_TEST=1` (set by
 //! `.ci/run`), where a missing browser is a failure.
 
 mod common;
@@ -56,7 +56,7 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
             let message = "the dashboard browser test needs Chromium and chromedriver on PATH \
                            (apt-get install chromium chromium-driver)";
             assert!(
-                std::env::var("AGENTCAST_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                std::env::var("REQUIRE_BROWSER_TEST").as_deref() != Ok("1"),
                 "{message}"
             );
             eprintln!("SKIPPED: {message}");
@@ -292,7 +292,7 @@ fn save_screenshot(png: &[u8]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target/dashboard.png");
     std::fs::write(&target, png).expect("the screenshot is written under target/");
-    if std::env::var("AGENTCAST_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+    if std::env::var("UPDATE_DASHBOARD_SCREENSHOT").as_deref() == Ok("1") {
         std::fs::write(root.join("docs/dashboard.png"), png)
             .expect("docs/dashboard.png is written");
     }

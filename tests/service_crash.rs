@@ -16,6 +16,7 @@
 //! No libtest harness (`harness = false`): one test, with `--list` and name filters.
 
 mod common;
+mod harness;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -60,20 +61,7 @@ const TICK: Duration = Duration::from_millis(100);
 const STDERR_TAIL: usize = 40;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("{NAME}: test");
-        return;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if !filters.is_empty() && !filters.iter().any(|f| NAME.contains(f.as_str())) {
-        println!("0 passed, 0 failed");
-        return;
-    }
-    println!("test {NAME} ...");
-    actix_rt::System::new().block_on(crash_test());
-    println!("test {NAME} ... ok");
-    println!("1 passed, 0 failed");
+    harness::run_single(NAME, crash_test);
 }
 
 /// `agentcast run` as a child process, with the tail of its stderr.

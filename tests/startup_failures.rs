@@ -5,6 +5,7 @@
 mod common;
 
 use std::{
+    path::Path,
     process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
@@ -182,56 +183,84 @@ fn check_config_reports_every_problem_in_one_run() {
     }
 }
 
-#[test]
-fn a_good_start_runs_until_sigterm_and_exits_0() {
-    let sim = TestSim::start(20, |_| {});
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-        .arg("run")
-        .current_dir(data.path())
-        .envs(sim_env(&sim, &sim.handle.client_secret))
-        .env("AGENTCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("AGENTCAST_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("agentcast starts");
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let is_ready = || {
+/// `agentcast run` against `sim` on a free port, working in `data`, stderr piped.
+struct Running {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Running {
+    fn start(sim: &TestSim, data: &Path, log_level: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
+            .arg("run")
+            .current_dir(data)
+            .envs(sim_env(sim, &sim.handle.client_secret))
+            .env("AGENTCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+            .env("AGENTCAST_LOG_LEVEL", log_level)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("agentcast starts");
+        Self { child, port }
+    }
+
+    /// Whether `path` answers 2xx (through `agentcast healthcheck`, as Docker asks).
+    fn answers(&self, path: &str) -> bool {
         Command::new(env!("CARGO_BIN_EXE_agentcast"))
-            .args(["healthcheck", "--url", &ready])
+            .args([
+                "healthcheck",
+                "--url",
+                &format!("http://127.0.0.1:{}{path}", self.port),
+            ])
             .stderr(Stdio::null())
             .status()
             .expect("healthcheck runs")
             .success()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !is_ready() {
-        assert!(Instant::now() < deadline, "agentcast never became ready");
-        assert!(
-            child.try_wait().expect("status").is_none(),
-            "agentcast exited early"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("status").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "agentcast did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+
+    /// Polls until `path` answers, failing if the process exits first.
+    fn wait_for(&mut self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.answers(path) {
+            assert!(Instant::now() < deadline, "agentcast never answered {path}");
+            assert!(
+                self.child.try_wait().expect("status").is_none(),
+                "agentcast exited early"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    let output = child.wait_with_output().expect("output");
+
+    /// SIGTERM, then the process's output once it has exited (bounded).
+    fn terminate(mut self) -> Output {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().expect("status").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "agentcast did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.wait_with_output().expect("output")
+    }
+}
+
+#[test]
+fn a_good_start_runs_until_sigterm_and_exits_0() {
+    let sim = TestSim::start(20, |_| {});
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let mut running = Running::start(&sim, data.path(), "warn");
+    running.wait_for("/readyz");
+    let output = running.terminate();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         data.path().join("agentcast-audit.sqlite").exists(),
@@ -248,57 +277,11 @@ fn a_sigterm_during_start_up_shuts_down_cleanly_and_exits_0() {
         "slow_rest",
         serde_json::json!({"delayMs": 1000, "secs": 120}),
     ));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a port")
-        .local_addr()
-        .expect("addr")
-        .port();
     let data = tempfile::tempdir().expect("a temporary directory");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-        .arg("run")
-        .current_dir(data.path())
-        .envs(sim_env(&sim, &sim.handle.client_secret))
-        .env("AGENTCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("AGENTCAST_LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("agentcast starts");
-    let answers = |path: &str| {
-        Command::new(env!("CARGO_BIN_EXE_agentcast"))
-            .args([
-                "healthcheck",
-                "--url",
-                &format!("http://127.0.0.1:{port}{path}"),
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .expect("healthcheck runs")
-            .success()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !answers("/healthz") {
-        assert!(Instant::now() < deadline, "agentcast never served /healthz");
-        assert!(
-            child.try_wait().expect("status").is_none(),
-            "agentcast exited early"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!answers("/readyz"), "still subscribing the roster");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("status").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "agentcast did not stop on SIGTERM during start-up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
+    let mut running = Running::start(&sim, data.path(), "info");
+    running.wait_for("/healthz");
+    assert!(!running.answers("/readyz"), "still subscribing the roster");
+    let output = running.terminate();
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "{log}");
     assert!(

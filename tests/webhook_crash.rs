@@ -10,6 +10,8 @@
 //!
 //! No libtest harness (`harness = false`): `main` is either the child or the test.
 
+mod harness;
+
 use std::{
     collections::HashSet,
     io::{BufRead, BufReader},
@@ -46,20 +48,7 @@ fn main() {
         child(&spec);
         return;
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("{NAME}: test");
-        return;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if !filters.is_empty() && !filters.iter().any(|f| NAME.contains(f.as_str())) {
-        println!("0 passed, 0 failed");
-        return;
-    }
-    println!("test {NAME} ...");
-    actix_rt::System::new().block_on(crash_test());
-    println!("test {NAME} ... ok");
-    println!("1 passed, 0 failed");
+    harness::run_single(NAME, crash_test);
 }
 
 /// The child: `spec` is `<outbox path> <receiver url> <events to feed>`.
