@@ -7,6 +7,8 @@
 import { poll, subscribe } from "./stream.js";
 
 const FEED_MAX = 100;
+const FLASH = [{ filter: "brightness(1.7)" }, { filter: "none" }];
+const FLASH_TIMING = { duration: 600, easing: "ease-out" };
 const KEY_STORAGE = "agentcast.key";
 
 const $ = (id) => document.getElementById(id);
@@ -114,10 +116,8 @@ function drawTile(entry, flash) {
   const matrix = state.availabilityStatusMatrix;
   const violations = state.violations || [];
   tile.className = `tile ${presenceClass(matrix.currentStatus)}${violations.length ? " violating" : ""}`;
-  if (flash) {
-    void tile.offsetWidth; // restart the animation
-    tile.classList.add("flash");
-  }
+  // The Web Animations API, not a CSS class: restarting a class animation forces a layout.
+  if (flash) tile.animate(FLASH, FLASH_TIMING);
   tile.dataset.seq = state.seq;
   tile.querySelector(".status").textContent = matrix.currentStatus;
   tile.querySelector(".routing").textContent = matrix.routingStatus;
