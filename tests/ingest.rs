@@ -75,9 +75,11 @@ async fn every_agent_matches_the_emulators_truth_within_two_seconds_of_the_strea
 
 const RECONCILED: &str = "agentcast_signals_total{topic=\"reconciled\"}";
 
-/// Waits until a reconciliation after `since` finished (the reconciled count passed `since`).
-async fn reconciled_after(service: &TestService, since: f64) {
-    counter_reaches(service, RECONCILED, since + 1.0).await;
+/// Waits until `count` reconciliations have finished, each observing every one of `agents`
+/// (counted as a total, not from a baseline read while the start-up one may still be in the
+/// validators).
+async fn reconciliations(service: &TestService, agents: u32, count: u32) {
+    counter_reaches(service, RECONCILED, f64::from(agents * count)).await;
 }
 
 /// Runs events, injects `fault`, waits for `counter` to move (and, for a fault that costs a
@@ -91,11 +93,11 @@ async fn survives(fault: &str, body: Value, counter: &str, reconnects: bool) {
     // Let some notifications arrive first, so that duplicate and stale have something to copy.
     let activity = "agentcast_signals_total{topic=\"activity\"}";
     counter_reaches(&service, activity, service.metric(activity).await + 20.0).await;
-    let reconciled = service.metric(RECONCILED).await;
     sim.fault(fault, body).await;
     counter_reaches(&service, counter, before + 1.0).await;
     if reconnects {
-        reconciled_after(&service, reconciled).await;
+        // The start-up reconciliation and the one after the reconnect.
+        reconciliations(&service, 150, 2).await;
     }
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
@@ -186,14 +188,13 @@ async fn stopped_heartbeats_are_noticed_by_the_watchdog() {
     service.ready().await;
     // A silent socket: no events, no heartbeats, no pongs.
     sim.fault("stop_heartbeats", json!({"secs": 2})).await;
-    let reconciled = service.metric(RECONCILED).await;
     counter_reaches(
         &service,
         "agentcast_upstream_reconnects_total{cause=\"heartbeat_timeout\"}",
         1.0,
     )
     .await;
-    reconciled_after(&service, reconciled).await;
+    reconciliations(&service, 150, 2).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
     service.shutdown().await;
@@ -209,9 +210,8 @@ async fn an_expired_token_is_renewed_without_losing_events() {
     sim.fault("expire_tokens", json!({})).await;
     // The background utilization fill calls REST every 100 ms: the next call meets the 401.
     counter_reaches(&service, "agentcast_genesys_rest_requests_total{route=\"GET /api/v2/routing/users/{userId}/utilization\",status=\"401\"}", 1.0).await;
-    let reconciled = service.metric(RECONCILED).await;
     sim.fault("drop_sockets", json!({})).await;
-    reconciled_after(&service, reconciled).await;
+    reconciliations(&service, 150, 2).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
     converges(&sim, &service, CONVERGE).await;
     assert!(
@@ -223,16 +223,18 @@ async fn an_expired_token_is_renewed_without_losing_events() {
 
 #[actix_rt::test]
 async fn a_sixty_second_rate_limit_storm_is_waited_out() {
-    let sim = sim(150);
+    const AGENTS: u32 = 150;
+    let sim = sim(AGENTS);
     let service = TestService::start(&sim, |_| {}).await;
     service.ready().await;
     flow(&sim, 50.0).await;
     sim.fault("rate_limit", json!({"secs": 60})).await;
     // A reconnect during the storm needs a reconciliation, which must wait the storm out.
     sim.fault("drop_sockets", json!({})).await;
-    let reconciled = service
-        .metric("agentcast_signals_total{topic=\"reconciled\"}")
-        .await;
+    // Each successful reconciliation observes every agent once: the start-up one, then the one
+    // the reconnect is owed, which cannot succeed while every call answers 429. (Counting up to
+    // a total, not from a baseline: the start-up one may still be in the validators here.)
+    let owed = f64::from(2 * AGENTS);
     counter_reaches(
         &service,
         "agentcast_genesys_rest_requests_total{route=\"GET /api/v2/users\",status=\"429\"}",
@@ -243,7 +245,7 @@ async fn a_sixty_second_rate_limit_storm_is_waited_out() {
         while service
             .metric("agentcast_signals_total{topic=\"reconciled\"}")
             .await
-            <= reconciled
+            < owed
         {
             actix_rt::time::sleep(Duration::from_millis(250)).await;
         }
