@@ -11,6 +11,7 @@ mod common;
 
 use std::{
     net::TcpListener,
+    panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -21,6 +22,7 @@ use common::{
     service::{KEY, TestService},
 };
 use fantoccini::{Client, ClientBuilder};
+use futures_util::FutureExt as _;
 use serde_json::{Value, json};
 
 const AGENTS: u32 = 1000;
@@ -165,18 +167,32 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
     let driver = start_driver(&chromedriver).await;
     let browser = open_browser(&driver, &chromium).await;
 
+    // The browser is closed whatever happens: a panic past here would otherwise orphan it.
+    let outcome = AssertUnwindSafe(scenario(&browser, &sim, &service))
+        .catch_unwind()
+        .await;
+    let closed = browser.close().await;
+    service.shutdown().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    closed.expect("the browser closes");
+}
+
+/// What a person does and sees, in the browser, against `service` fed by `sim`.
+async fn scenario(browser: &Client, sim: &TestSim, service: &TestService) {
     browser
         .goto(&format!("{}/?access_token={KEY}", service.base))
         .await
         .expect("the dashboard loads");
     until(
-        &browser,
+        browser,
         "the live indicator",
         "document.querySelector('#connection').classList.contains('live')",
     )
     .await;
     let count = until(
-        &browser,
+        browser,
         "a tile for every agent",
         &format!("document.querySelectorAll('#grid .tile').length === {AGENTS} && {AGENTS}"),
     )
@@ -197,7 +213,7 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
         .await
         .unwrap();
     let changed = until(
-        &browser,
+        browser,
         "a tile to change",
         &format!(
             "(() => {{ const before = {first}; const now = {TILE_SEQS}; \
@@ -239,7 +255,7 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
     )
     .await;
     let listed = until(
-        &browser,
+        browser,
         "the violation in the feed",
         &format!(
             "[...document.querySelectorAll('#feed li')].filter(li => li.dataset.agentId === '{agent}')\
@@ -254,26 +270,26 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
         "listed as it happened: {listed}"
     );
     until(
-        &browser,
+        browser,
         "the agent's tile marked as violating",
         &format!("document.querySelector('.tile[data-agent-id=\"{agent}\"]').classList.contains('violating')"),
     )
     .await;
     // The figures come from /v1/metrics and /v1/webhooks with the same key.
     until(
-        &browser,
+        browser,
         "the subscriber count",
         "document.querySelector('#stat-subscribers').textContent === '1'",
     )
     .await;
     until(
-        &browser,
+        browser,
         "an events rate",
         "/^[0-9]+$/.test(document.querySelector('#stat-events').textContent)",
     )
     .await;
     until(
-        &browser,
+        browser,
         "the webhook summary",
         "document.querySelector('#stat-webhooks').textContent === 'none configured'",
     )
@@ -288,7 +304,7 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
         .await
         .unwrap();
     let refused = until(
-        &browser,
+        browser,
         "the refusal",
         "!document.querySelector('#key-form').hidden && document.querySelector('#key-error').textContent",
     )
@@ -297,9 +313,6 @@ async fn the_dashboard_shows_agents_changing_and_a_violation() {
         refused.as_str().unwrap().contains("not accepted"),
         "{refused}"
     );
-
-    browser.close().await.expect("the browser closes");
-    service.shutdown().await;
 }
 
 fn save_screenshot(png: &[u8]) {
