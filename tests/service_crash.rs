@@ -27,11 +27,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agentcast::actors::webhook::{
-    signing::generate_secret,
-    test_support::{Reply, TestReceiver},
-};
-use common::TestSim;
+use agentcast::actors::webhook::signing::generate_secret;
+use common::{TestSim, exit_within};
 use serde_json::json;
 
 const NAME: &str = "service_killed_mid_stream_loses_no_accepted_event";
@@ -69,6 +66,8 @@ struct Service {
     child: Child,
     port: u16,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// The thread collecting stderr; it ends when the child's stderr closes.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Service {
@@ -99,7 +98,7 @@ impl Service {
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let pipe = child.stderr.take().expect("piped stderr");
         let tail = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 // unwrap: nothing panics while holding this lock.
@@ -114,6 +113,7 @@ impl Service {
             child,
             port,
             stderr,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -127,8 +127,10 @@ impl Service {
     /// Fails the test if the child has exited on its own.
     fn assert_running(&mut self, when: &str) {
         if let Some(status) = self.child.try_wait().expect("child status") {
-            // Give the reader thread a moment to collect the last lines.
-            std::thread::sleep(Duration::from_millis(100));
+            // The last lines: the reader ends at the closed pipe.
+            if let Some(reader) = self.stderr_reader.take() {
+                let _ = reader.join();
+            }
             panic!(
                 "agentcast exited early ({status}) {when}; its stderr ends with:\n{}",
                 self.stderr_tail()
@@ -171,21 +173,18 @@ impl Service {
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
-                return Ok(status);
-            }
-            if started.elapsed() > START {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return Err(format!(
-                    "did not stop within {START:?} of SIGTERM; its stderr ends with:\n{}",
-                    self.stderr_tail()
-                ));
-            }
-            actix_rt::time::sleep(TICK / 5).await;
-        }
+        // Waited for on the blocking pool: the emulator and receiver keep running meanwhile.
+        let (child, stderr) = (self.child, self.stderr);
+        let exited = tokio::task::spawn_blocking(move || exit_within(child, START))
+            .await
+            .expect("the waiter");
+        exited.map(|output| output.status).ok_or_else(|| {
+            let tail = stderr.lock().unwrap().iter().cloned().collect::<Vec<_>>();
+            format!(
+                "did not stop within {START:?} of SIGTERM; its stderr ends with:\n{}",
+                tail.join("\n")
+            )
+        })
     }
 }
 
@@ -287,16 +286,7 @@ async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
     let sim = TestSim::start(AGENTS, |c| c.events_per_sec = 0.0);
-    let mut requests = 0u64;
-    let mut receiver = TestReceiver::start(Box::new(move |_| {
-        requests += 1;
-        if requests.is_multiple_of(7) {
-            Reply::status(500)
-        } else {
-            Reply::ok()
-        }
-    }))
-    .expect("receiver");
+    let mut receiver = harness::receiver_failing_every(7);
     let dir = tempfile::tempdir().expect("temp dir");
     let secret = generate_secret();
     let mut received: HashSet<String> = HashSet::new();
@@ -335,8 +325,8 @@ async fn crash_test() {
     service.kill();
     let killed_after = flowing.elapsed();
     sim.post("/sim/pause", json!({})).await;
-    // Requests the receiver took in before the kill and has not been asked for yet.
-    actix_rt::time::sleep(TICK).await;
+    // Requests the receiver took in before the kill and has not been asked for yet (any still
+    // in its sockets arrive in run 2 and are counted there).
     for r in receiver.drain() {
         requests_seen += 1;
         received.insert(r.id);

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::TestSim;
+use common::{TestSim, exit_within};
 
 /// Runs `agentcast` with `args` and `env` (plus a temporary data directory), waiting at most
 /// a minute.
@@ -33,16 +33,9 @@ fn agentcast(args: &[&str], env: &[(&str, String)]) -> Output {
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().expect("agentcast starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("child status").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "agentcast {args:?} did not exit within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("child output")
+    let child = command.spawn().expect("agentcast starts");
+    exit_within(child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("agentcast {args:?} did not exit within a minute"))
 }
 
 fn stderr(output: &Output) -> String {
@@ -237,20 +230,12 @@ impl Running {
     }
 
     /// SIGTERM, then the process's output once it has exited (bounded).
-    fn terminate(mut self) -> Output {
+    fn terminate(self) -> Output {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().expect("status").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "agentcast did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child.wait_with_output().expect("output")
+        exit_within(self.child, Duration::from_secs(30)).expect("agentcast did not stop on SIGTERM")
     }
 }
 

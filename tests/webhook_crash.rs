@@ -22,8 +22,7 @@ use std::{
 
 use agentcast::{
     actors::webhook::{
-        Submit, WebhookActor, WebhookConfig, WebhookMetrics,
-        test_support::{Reply, TestReceiver, broadcast},
+        Submit, WebhookActor, WebhookConfig, WebhookMetrics, test_support::broadcast,
     },
     config::{Settings, WebhookSettings},
     event::Scope,
@@ -124,16 +123,7 @@ fn spawn_child(outbox: &str, url: &str, count: u64) -> (Child, mpsc::UnboundedRe
 async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
-    let mut requests = 0u64;
-    let mut receiver = TestReceiver::start(Box::new(move |_| {
-        requests += 1;
-        if requests.is_multiple_of(7) {
-            Reply::status(500)
-        } else {
-            Reply::ok()
-        }
-    }))
-    .expect("receiver");
+    let mut receiver = harness::receiver_failing_every(7);
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = dir.path().join("outbox.sqlite").display().to_string();
     let mut received: HashSet<String> = HashSet::new();

@@ -25,6 +25,25 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     }
 }
 
+/// Waits for `child` to exit, for at most `limit`: a thread waits on the process (no
+/// polling). Past the limit the child is killed and `None` answered.
+pub fn exit_within(child: std::process::Child, limit: Duration) -> Option<std::process::Output> {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => Some(output.expect("the child's output")),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            None
+        }
+    }
+}
+
 /// A running emulator.
 pub struct TestSim {
     pub handle: SimHandle,
