@@ -6,9 +6,13 @@
 //! keeps the last few renderings, by filter, for a short while, and a new session with the
 //! same filter gets the shared frames plus a replay of the events since that rendering, which
 //! is exactly what it would have received had it connected then.
+//!
+//! The hub only picks the agents (cheap: shared pointers); the first session writer that
+//! needs the frames renders them, on its HTTP worker, so the hub's thread never copies a
+//! snapshot.
 
 use std::{
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -23,13 +27,37 @@ use crate::actors::session::protocol;
 /// Renderings kept at once (distinct filters connecting together).
 const KEEP: usize = 8;
 
-/// A snapshot rendered once, as of `seq`, for every session that shares it.
+/// A snapshot as of `seq`, rendered once (by whichever session writes it first) for every
+/// session that shares it.
 #[derive(Debug)]
 pub struct RenderedSnapshot {
     pub seq: u64,
+    agents: Vec<Arc<Published>>,
+    frame_max_bytes: usize,
+    frames: OnceLock<Box<[ByteString]>>,
+}
+
+impl RenderedSnapshot {
+    pub fn new(seq: u64, agents: Vec<Arc<Published>>, frame_max_bytes: usize) -> Self {
+        Self {
+            seq,
+            agents,
+            frame_max_bytes,
+            frames: OnceLock::new(),
+        }
+    }
+
     /// Agent states in it (deliveries, for the metrics).
-    pub agents: usize,
-    pub frames: Box<[ByteString]>,
+    pub fn agents(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// The `snapshot` frames, rendered on first use.
+    pub fn frames(&self) -> &[ByteString] {
+        self.frames.get_or_init(|| {
+            protocol::snapshot_frames(self.seq, &self.agents, self.frame_max_bytes).into()
+        })
+    }
 }
 
 /// What a new session is sent to catch up: the snapshot, then the events after its `seq`.
@@ -114,12 +142,11 @@ impl SnapshotCache {
         current: u64,
         frame_max_bytes: usize,
     ) -> Arc<RenderedSnapshot> {
-        let agents = store.snapshot(filter);
-        let snapshot = Arc::new(RenderedSnapshot {
-            seq: current,
-            agents: agents.len(),
-            frames: protocol::snapshot_frames(current, &agents, frame_max_bytes).into(),
-        });
+        let snapshot = Arc::new(RenderedSnapshot::new(
+            current,
+            store.snapshot(filter),
+            frame_max_bytes,
+        ));
         self.kept.retain(|k| k.spec != *filter.spec());
         if self.share_for.is_zero() {
             return snapshot;

@@ -387,11 +387,7 @@ mod tests {
     }
 
     fn rendered(seq: u64, agents: &[Arc<Published>]) -> Arc<RenderedSnapshot> {
-        Arc::new(RenderedSnapshot {
-            seq,
-            agents: agents.len(),
-            frames: crate::actors::session::protocol::snapshot_frames(seq, agents, 64 << 10).into(),
-        })
+        Arc::new(RenderedSnapshot::new(seq, agents.to_vec(), 64 << 10))
     }
 
     fn event(len: usize) -> Arc<Published> {

@@ -165,7 +165,7 @@ impl Writer {
     /// The next message from what was taken, coalescing and chunking as configured.
     fn next_message(&mut self) -> Option<Message> {
         if let Some((snapshot, next)) = &mut self.snapshot {
-            match snapshot.frames.get(*next) {
+            match snapshot.frames().get(*next) {
                 Some(chunk) => {
                     *next += 1;
                     return Some(Message::Text(chunk.clone()));
@@ -193,8 +193,8 @@ impl Writer {
             }
             Frame::Text(text) => Message::Text(text),
             Frame::Snapshot(snapshot) => {
-                self.deliveries += snapshot.agents as u64;
-                let first = snapshot.frames.first()?.clone();
+                self.deliveries += snapshot.agents() as u64;
+                let first = snapshot.frames().first()?.clone();
                 self.snapshot = Some((snapshot, 1));
                 Message::Text(first)
             }
