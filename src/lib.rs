@@ -31,6 +31,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod frame_limit;
 pub mod genesys;
 pub mod http;
 pub mod metrics;

@@ -3,18 +3,21 @@
 //! The socket is opened on the channel's `connectUri` with no credentials (the channel id is
 //! the credential, as in every official client). Frames larger than `max_frame_bytes` end
 //! the connection, so the limit is set well above the service's own payload limit: an
-//! oversized notification then arrives and is rejected as data, not as a dead socket.
+//! oversized notification then arrives and is rejected as data, not as a dead socket. The
+//! limit is enforced at the frame header ([`BoundedCodec`]), so a frame declared larger is
+//! refused before its payload is buffered.
 
 use actix_codec::Framed;
-use awc::{BoxedSocket, error::WsClientError, ws};
+use awc::{BoxedSocket, error::WsClientError};
 
 use super::GenesysClient;
+use crate::frame_limit::BoundedCodec;
 
 /// The health check the official SDKs send; answered with `pong` on `channel.metadata`.
 pub const PING: &str = r#"{"message":"ping"}"#;
 
 /// A connected channel socket.
-pub type ChannelSocket = Framed<BoxedSocket, ws::Codec>;
+pub type ChannelSocket = Framed<BoxedSocket, BoundedCodec>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
@@ -43,7 +46,9 @@ impl GenesysClient {
             .connect()
             .await;
         match connected {
-            Ok((_, socket)) => Ok(socket.into_map_codec(|codec| codec.max_size(max_frame_bytes))),
+            Ok((_, socket)) => Ok(socket.into_map_codec(|codec| {
+                BoundedCodec::new(codec.max_size(max_frame_bytes), max_frame_bytes)
+            })),
             Err(WsClientError::InvalidResponseStatus(status)) if status.as_u16() == 404 => {
                 Err(SocketError::ChannelGone {
                     uri: connect_uri.to_owned(),

@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use actix_web::{
-    HttpRequest, HttpResponse, ResponseError, body::BoxBody, http::StatusCode, http::header, web,
+    FromRequest, HttpRequest, HttpResponse, ResponseError, body::BoxBody, http::StatusCode,
+    http::header, web,
 };
 
 use crate::{
@@ -23,6 +24,7 @@ use crate::{
         session::{SessionActor, SessionStart, slices::Sliced, writer::Framing},
     },
     event::Scope,
+    frame_limit::PayloadGuard,
     http::auth::{ApiKeys, AuthError},
 };
 
@@ -182,6 +184,11 @@ async fn subscribe(
             return Err(err.into());
         }
     };
+    // The client's frames are read through a guard that refuses an oversized frame at its
+    // header: actix-ws alone would buffer a declared 1 TiB frame until it was complete.
+    let mut guarded =
+        PayloadGuard::new(body, fanout.settings.client_frame_max_bytes).into_payload();
+    let body = web::Payload::from_request(&req, &mut guarded).await?;
     // A request that is not a WebSocket upgrade is answered here (400); the permit in `start`
     // is then dropped, freeing the slot.
     let (response, session, stream) = actix_ws::handle(&req, body)?;

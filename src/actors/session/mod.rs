@@ -10,7 +10,8 @@
 //! Heartbeat: a ping every `ping_interval_secs`; any frame from the client counts as a sign of
 //! life; nothing for `stale_timeout_secs` → close 4001 "stale" (an eviction). Bad input: an
 //! unknown or malformed text frame, or a binary frame, gets an `error` frame; a frame over
-//! `client_frame_max_bytes` closes 1009; a protocol error closes 1002. Nothing a client sends
+//! `client_frame_max_bytes` closes 1009 (refused at its header, before its payload is read:
+//! see [`crate::frame_limit`]); a protocol error closes 1002. Nothing a client sends
 //! can panic the session.
 
 pub mod outbox;
@@ -42,6 +43,7 @@ use crate::{
         HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit, filter::Filter,
     },
     event::{AuditKind, AuditRecord},
+    frame_limit,
     http::auth::Grant,
 };
 
@@ -412,6 +414,10 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for SessionActor {
             Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
             Ok(WsMessage::Close(_)) => self.close(Close::ClientClosed),
             Err(ProtocolError::Overflow) => self.close(Close::TooBig),
+            // The payload guard's refusal of a frame declared over the limit.
+            Err(ProtocolError::Io(err)) if frame_limit::is_overflow(&err) => {
+                self.close(Close::TooBig)
+            }
             // Invalid UTF-8 in a text frame comes as InvalidData: the client's fault.
             Err(ProtocolError::Io(err)) if err.kind() != std::io::ErrorKind::InvalidData => {
                 self.span()

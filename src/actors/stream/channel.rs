@@ -21,8 +21,7 @@ use actix::{
     SpawnHandle, StreamHandler, WrapFuture,
     io::{SinkWrite, WriteHandler},
 };
-use actix_codec::Framed;
-use awc::{BoxedSocket, error::WsProtocolError, ws};
+use awc::{error::WsProtocolError, ws};
 use futures_util::{StreamExt, stream::SplitSink};
 use serde_json::json;
 use tracing::{debug, info, warn};
@@ -34,11 +33,11 @@ use crate::{
     genesys::{
         models::Channel,
         notification::{self, Notification},
-        socket::{PING, SocketError},
+        socket::{ChannelSocket, PING, SocketError},
     },
 };
 
-type SocketSink = SinkWrite<ws::Message, SplitSink<Framed<BoxedSocket, ws::Codec>, ws::Message>>;
+type SocketSink = SinkWrite<ws::Message, SplitSink<ChannelSocket, ws::Message>>;
 
 /// Why a socket was (re)connected; the label of `agentcast_upstream_reconnects_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
