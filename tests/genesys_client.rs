@@ -288,6 +288,27 @@ async fn three_thousand_topics_land_on_three_channels_and_a_1001_topic_put_gets_
 }
 
 #[actix_rt::test]
+async fn a_channel_without_a_connect_uri_is_a_clear_error_not_a_socket_to_nowhere() {
+    let sim = TestSim::start(1, |_| {});
+    sim.fault("channel_without_uri", json!({"count": 1})).await;
+    let client = sim.client();
+    let err = within("channel", client.create_channel())
+        .await
+        .expect_err("a channel without connectUri is refused");
+    assert!(
+        matches!(err, GenesysError::Decode { .. }) && err.to_string().contains("connectUri"),
+        "{err}"
+    );
+    // The fault was for one channel: the next is usable.
+    let channel = within("channel", client.create_channel()).await.unwrap();
+    assert!(
+        channel
+            .connect_uri
+            .is_some_and(|uri| uri.starts_with("ws://"))
+    );
+}
+
+#[actix_rt::test]
 async fn a_channel_socket_receives_heartbeats_and_a_pong() {
     let sim = TestSim::start(5, |c| c.heartbeat_interval = Duration::from_millis(200));
     let client = sim.client();

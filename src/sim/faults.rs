@@ -15,6 +15,8 @@ pub struct Faults {
     server_errors: Option<(u32, u16)>,
     /// The next n schedule searches answer `Processing`.
     schedule_processing: u32,
+    /// The next n channels are created without a `connectUri` (a broken answer, for clients).
+    channels_without_uri: u32,
     /// Heartbeats and pongs are withheld: `Some(None)` until cleared, `Some(Some(t))` until t.
     heartbeats_stopped: Option<Option<Instant>>,
 }
@@ -38,6 +40,10 @@ impl Faults {
 
     pub fn arm_schedule_processing(&mut self, count: u32) {
         self.schedule_processing = count;
+    }
+
+    pub fn arm_channels_without_uri(&mut self, count: u32) {
+        self.channels_without_uri = count;
     }
 
     pub fn stop_heartbeats(&mut self, until: Option<Instant>) {
@@ -83,6 +89,12 @@ impl Faults {
     pub fn take_schedule_processing(&mut self) -> bool {
         let armed = self.schedule_processing > 0;
         self.schedule_processing = self.schedule_processing.saturating_sub(1);
+        armed
+    }
+
+    pub fn take_channel_without_uri(&mut self) -> bool {
+        let armed = self.channels_without_uri > 0;
+        self.channels_without_uri = self.channels_without_uri.saturating_sub(1);
         armed
     }
 

@@ -24,7 +24,7 @@ use actix::{
 use awc::{error::WsProtocolError, ws};
 use futures_util::{StreamExt, stream::SplitSink};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{GenesysStreamActor, StreamContext};
 use crate::{
@@ -92,6 +92,8 @@ pub struct ChannelDown {
 #[rtype(result = "()")]
 pub struct ChannelGone {
     pub index: usize,
+    /// Replacements already tried and failed (the backoff's step).
+    pub attempt: u32,
 }
 
 /// From the parent: connect to this (replacement) channel.
@@ -144,10 +146,16 @@ impl ChannelActor {
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let client = self.cx.client.clone();
-        let (id, uri) = (
-            self.channel.id.clone(),
-            self.channel.connect_uri.clone().unwrap_or_default(),
-        );
+        let Some(uri) = self.channel.connect_uri.clone() else {
+            // Channels come from `create_channel`, which refuses one without a connectUri.
+            error!(channel_id = %self.channel.id, "Channel has no connectUri; asking for a new one.");
+            self.parent.do_send(ChannelGone {
+                index: self.index,
+                attempt: 0,
+            });
+            return;
+        };
+        let id = self.channel.id.clone();
         let verify = self.verify_first;
         let max_frame = self.cx.upstream.max_frame_bytes;
         // Dial first: the socket needs no REST call, so a reconnect is not held up by a
@@ -179,7 +187,7 @@ impl ChannelActor {
             Err(SocketError::ChannelGone { .. }) => {
                 warn!(channel_id = %act.channel.id, "Channel no longer exists; asking for a new one.");
                 act.cx.metrics.reconnects.with_label_values(&[ReconnectCause::ChannelGone.as_str()]).inc();
-                act.parent.do_send(ChannelGone { index: act.index });
+                act.parent.do_send(ChannelGone { index: act.index, attempt: 0 });
             }
             Err(err) => {
                 warn!(channel_id = %act.channel.id, error = %err, "Could not connect the channel socket.");

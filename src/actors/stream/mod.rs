@@ -23,8 +23,8 @@ use std::{
 };
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture,
-    WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
+    ResponseActFuture, WrapFuture,
 };
 use chrono::Utc;
 use serde_json::json;
@@ -125,6 +125,8 @@ pub struct GenesysStreamActor {
     slots: Vec<Slot>,
     roster: HashSet<AgentId>,
     reconcile_scheduled: bool,
+    /// Reconciliations failed in a row (the backoff's step).
+    reconcile_failures: u32,
     started: bool,
 }
 
@@ -141,6 +143,7 @@ impl GenesysStreamActor {
             slots: Vec::new(),
             roster: HashSet::new(),
             reconcile_scheduled: false,
+            reconcile_failures: 0,
             started: false,
         }
     }
@@ -157,13 +160,16 @@ impl GenesysStreamActor {
             return;
         }
         self.reconcile_scheduled = true;
-        ctx.run_later(
-            Duration::from_millis(self.cx.upstream.reconcile_delay_ms),
-            |act, ctx| {
-                act.reconcile_scheduled = false;
-                act.reconcile(ctx);
-            },
+        // After failures, back off like a reconnect (a REST outage is not retried in a loop).
+        let delay = Duration::from_millis(self.cx.upstream.reconcile_delay_ms).max(
+            self.reconcile_failures
+                .checked_sub(1)
+                .map_or(Duration::ZERO, |step| self.cx.reconnect_backoff.delay(step)),
         );
+        ctx.run_later(delay, |act, ctx| {
+            act.reconcile_scheduled = false;
+            act.reconcile(ctx);
+        });
     }
 
     /// Reads every agent's current state in bulk and hands it to the validators, which emit
@@ -196,6 +202,7 @@ impl GenesysStreamActor {
                                 sent += 1;
                             }
                         }
+                        act.reconcile_failures = 0;
                         act.status.reconciled.store(true, Ordering::Relaxed);
                         info!(
                             agents = sent,
@@ -203,7 +210,8 @@ impl GenesysStreamActor {
                         );
                     }
                     Err(err) => {
-                        warn!(error = %err, "Reconciliation failed; retrying.");
+                        act.reconcile_failures = act.reconcile_failures.saturating_add(1);
+                        warn!(error = %err, failures = act.reconcile_failures, "Reconciliation failed; retrying.");
                         act.schedule_reconcile(ctx);
                     }
                 }),
@@ -477,8 +485,10 @@ impl Handler<ChannelGone> for GenesysStreamActor {
                 }
             }
             Err(err) => {
-                warn!(index = msg.index, error = %err, "Could not replace a channel; retrying.");
-                ctx.run_later(act.cx.reconnect_backoff.delay(2), move |_, ctx| ctx.notify(msg));
+                let delay = act.cx.reconnect_backoff.delay(msg.attempt);
+                warn!(index = msg.index, attempt = msg.attempt + 1, retry_in_ms = delay.as_millis() as u64, error = %err, "Could not replace a channel; retrying.");
+                let retry = ChannelGone { index: msg.index, attempt: msg.attempt.saturating_add(1) };
+                ctx.run_later(delay, move |_, ctx| ctx.notify(retry));
             }
         }));
     }
@@ -487,12 +497,15 @@ impl Handler<ChannelGone> for GenesysStreamActor {
 impl Handler<Shutdown> for GenesysStreamActor {
     type Result = ();
 
-    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) {
+    /// Closes the sockets and stops the actor, which cancels every retry it has pending
+    /// (channel replacements, reconciliation).
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         for slot in &mut self.slots {
             if let Some(actor) = slot.actor.take() {
                 actor.do_send(CloseChannel);
             }
         }
         info!("Upstream channels closed.");
+        ctx.stop();
     }
 }

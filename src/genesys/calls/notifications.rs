@@ -41,13 +41,27 @@ pub struct ChannelSubscription {
 
 impl GenesysClient {
     /// `POST /api/v2/notifications/channels`.
+    /// A channel without a usable `connectUri` (a `ws://` or `wss://` URL) cannot be
+    /// connected to: that answer is an error here, not a socket dialled at `""` forever.
     pub async fn create_channel(&self) -> Result<Channel, GenesysError> {
-        self.bodiless_json(
-            Method::POST,
-            "POST /api/v2/notifications/channels",
-            "/api/v2/notifications/channels",
-        )
-        .await
+        const ROUTE: &str = "POST /api/v2/notifications/channels";
+        let channel: Channel = self
+            .bodiless_json(Method::POST, ROUTE, "/api/v2/notifications/channels")
+            .await?;
+        let usable = channel.connect_uri.as_deref().is_some_and(|uri| {
+            url::Url::parse(uri).is_ok_and(|url| matches!(url.scheme(), "ws" | "wss"))
+        });
+        if !usable {
+            return Err(GenesysError::Decode {
+                route: ROUTE,
+                detail: format!(
+                    "channel {} has no usable connectUri ({:?}); expected a ws:// or wss:// URL",
+                    channel.id, channel.connect_uri
+                ),
+                correlation_id: None,
+            });
+        }
+        Ok(channel)
     }
 
     /// `GET /api/v2/notifications/channels?includechannels=`.

@@ -15,6 +15,7 @@
 //! | `slow_rest` | `{delayMs, secs}` | every `/api/v2` answer delayed | `{delayMs, secs}` |
 //! | `server_errors` | `{count, status}` | the next `count` `/api/v2` calls answer `status` (500..=599) | `{count, status}` |
 //! | `schedule_processing` | `{count}` | the next `count` schedule searches answer `Processing` | `{count}` |
+//! | `channel_without_uri` | `{count}` | the next `count` created channels have no `connectUri` (a broken answer) | `{count}` |
 //! | `clear` | | disarms every lasting fault | `{cleared: true}` |
 
 use std::time::{Duration, Instant};
@@ -118,6 +119,11 @@ async fn fault(
         "schedule_processing" => {
             let count = required(body.count, "count")?;
             lock(&sim.faults).arm_schedule_processing(count);
+            json!({"count": count})
+        }
+        "channel_without_uri" => {
+            let count = required(body.count, "count")?;
+            lock(&sim.faults).arm_channels_without_uri(count);
             json!({"count": count})
         }
         "stop_heartbeats" => {

@@ -47,8 +47,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn create(api: Api, sim: web::Data<Sim>) -> HttpResponse {
     let mut hub = lock(&sim.hub);
     let (channel, evicted) = hub.create(&api.client_id, &api.token, Instant::now(), Utc::now());
-    let model = channel.to_model(&sim.ws_base);
+    let mut model = channel.to_model(&sim.ws_base);
     drop(hub);
+    if lock(&sim.faults).take_channel_without_uri() {
+        model.connect_uri = None;
+    }
     if let Some(evicted) = evicted {
         tracing::info!(channel_id = %evicted, "Removed a channel: the client reached 20 channels.");
     }
