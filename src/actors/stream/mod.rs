@@ -23,8 +23,8 @@ use std::{
 };
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture,
-    WrapFuture,
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseActFuture, WrapFuture,
 };
 use chrono::Utc;
 use serde_json::json;
@@ -36,6 +36,7 @@ pub use plan::{AGENTS_PER_CHANNEL, TOPICS_PER_AGENT, agent_topics};
 
 use super::{
     ingest_metrics::IngestMetrics,
+    reference::{LoadReference, LoadRoster, ReferenceActor, ScheduleChanged},
     validator::{AgentSignal, SignalInput, ValidatorPool},
 };
 use crate::{
@@ -45,7 +46,6 @@ use crate::{
         GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel,
         topics::TooManyTopics,
     },
-    reference::loader::{LoadReference, LoadRoster, ReferenceActor},
 };
 
 /// How long start-up waits for the first reference data (schedules, limits).
@@ -56,6 +56,8 @@ const REFERENCE_LOAD_WAIT: Duration = Duration::from_secs(60);
 pub struct StreamContext {
     pub client: GenesysClient,
     pub pool: ValidatorPool,
+    /// Where schedules notifications go (the ReferenceActor).
+    pub schedule_changes: Recipient<ScheduleChanged>,
     pub metrics: IngestMetrics,
     pub audit: Option<AuditSink>,
     pub upstream: UpstreamSettings,

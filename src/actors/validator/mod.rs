@@ -1,7 +1,8 @@
 //! ValidatorActor: turns each agent signal into one validated state.
 //!
 //! Receives [`AgentSignal`]s from the GenesysStreamActor (notifications and reconciled
-//! observations) and [`Reevaluate`] from the reference loader after a schedule refresh.
+//! observations) and [`Reevaluate`] from the ReferenceActor after reference data changed
+//! (schedule notifications go to the ReferenceActor, not here).
 //! Keeps each agent's state ([`tracked`]), discards duplicates and stale input (counted and
 //! audited as rejects), runs the checks ([`verdict`]) against the shared reference data, and
 //! sends a [`Publish`] per change to the hub. A [`ValidatorPool`] of N actors, each on its
@@ -38,8 +39,8 @@ use crate::{
     event::{AgentId, AuditKind, AuditRecord, AuditSink, RejectReason, Validated},
     genesys::{
         models::{
-            ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent,
-            ScheduleUpdateEvent, User, UserConversationSummary,
+            ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent, User,
+            UserConversationSummary,
         },
         topics::UserTopicKind,
     },
@@ -81,19 +82,11 @@ pub struct Reevaluate {
     pub agent_ids: Option<Vec<AgentId>>,
 }
 
-/// Tells the reference loader that an agent's published schedule changed.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct ScheduleChanged {
-    pub agent_id: AgentId,
-}
-
 /// Where a validator sends its output.
 #[derive(Clone)]
 pub struct ValidatorOutputs {
     pub publish: Recipient<Publish>,
     pub audit: Option<AuditSink>,
-    pub schedule_changes: Option<Recipient<ScheduleChanged>>,
 }
 
 pub struct ValidatorActor {
@@ -275,14 +268,9 @@ impl ValidatorActor {
             }),
             UserTopicKind::ConversationSummary => parse::<UserConversationSummary>(body)
                 .map(|s| agent.tracked.apply_conversations(&s, received_at)),
-            UserTopicKind::Schedules => parse::<ScheduleUpdateEvent>(body).map(|_| {
-                if let Some(loader) = &self.outputs.schedule_changes {
-                    loader.do_send(ScheduleChanged {
-                        agent_id: agent_id.clone(),
-                    });
-                }
-                Applied::Unchanged
-            }),
+            // The channels send schedule changes to the ReferenceActor, which has the
+            // validators re-evaluate once the new schedule is in; nothing to apply here.
+            UserTopicKind::Schedules => Ok(Applied::Unchanged),
         };
         match applied {
             Err(detail) => self.reject(
