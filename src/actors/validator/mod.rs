@@ -147,9 +147,7 @@ impl ValidatorActor {
         }
     }
 
-    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it). When the hub's
-    /// mailbox is full this validator waits for it (and the stream, seeing the pool's backlog
-    /// grow, stops reading its sockets): back-pressure instead of an unbounded queue.
+    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it).
     fn publish(
         &mut self,
         agent_id: &AgentId,
@@ -159,9 +157,10 @@ impl ValidatorActor {
         ctx: &mut Context<Self>,
     ) {
         let reference = self.reference.load();
-        let Some(agent) = self.agents.get_mut(agent_id) else {
+        let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
+        self.metrics.evaluations.inc();
         let verdict = verdict::evaluate(
             agent_id,
             &agent.tracked,
@@ -169,7 +168,31 @@ impl ValidatorActor {
             &self.rules,
             Utc::now(),
         );
-        agent.published = Some(fingerprint(&verdict));
+        self.publish_verdict(
+            agent_id,
+            verdict,
+            received_at,
+            reconciled,
+            correlation_id,
+            ctx,
+        );
+    }
+
+    /// Publishes a verdict just computed (if `deliver` allows it). When the hub's mailbox is
+    /// full this validator waits for it (and the stream, seeing the pool's backlog grow, stops
+    /// reading its sockets): back-pressure instead of an unbounded queue.
+    fn publish_verdict(
+        &mut self,
+        agent_id: &AgentId,
+        verdict: Verdict,
+        received_at: Instant,
+        reconciled: bool,
+        correlation_id: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.published = Some(fingerprint(&verdict));
+        }
         self.metrics.validated.inc();
         for violation in &verdict.violations {
             self.metrics
@@ -370,11 +393,13 @@ impl Handler<Reevaluate> for ValidatorActor {
                 continue;
             };
             agent.tracked.derive_queues(&agent_id, &reference);
+            self.metrics.evaluations.inc();
             let verdict =
                 verdict::evaluate(&agent_id, &agent.tracked, &reference, &self.rules, now);
             let changed = agent.published != Some(fingerprint(&verdict));
             if changed && agent.published.is_some() {
-                self.publish(&agent_id, Instant::now(), false, None, ctx);
+                // The verdict just computed is the one published: one evaluation per agent.
+                self.publish_verdict(&agent_id, verdict, Instant::now(), false, None, ctx);
             }
         }
     }
