@@ -35,6 +35,10 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use support::{Emulator, env_or};
 
+/// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WARMUP: Duration = Duration::from_secs(3);
 
 /// Stands where the hub would be: counts validated states and records their latency.
