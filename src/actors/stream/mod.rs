@@ -93,7 +93,7 @@ pub enum StreamError {
     TooManyTopics(#[from] TooManyTopics),
     #[error("could not create or subscribe a notification channel: {0}")]
     Subscribe(GenesysError),
-    #[error("the reference loader stopped")]
+    #[error("the reference actor stopped")]
     LoaderStopped,
 }
 
