@@ -19,6 +19,10 @@ use common::{
 };
 use serde_json::json;
 
+/// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The acceptance's bound on convergence after the events stop.
 const TARGET: Duration = Duration::from_secs(2);
 /// Give up measuring (and say so) after this long.

@@ -22,20 +22,22 @@ use agentcast::{
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
+        reference::ReferenceActor,
         stream::{GenesysStreamActor, Start, StreamContext, UpstreamStatus},
         validator::{ValidatorOutputs, ValidatorPool},
     },
     config::{Credentials, Settings},
     genesys::{ClientConfig, GenesysClient, backoff::Backoff},
     metrics::Metrics,
-    reference::{
-        ReferenceCache,
-        loader::{AttachValidators, ReferenceActor},
-    },
+    reference::ReferenceCache,
 };
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use support::{Emulator, env_or};
+
+/// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const WARMUP: Duration = Duration::from_secs(3);
 
@@ -110,25 +112,29 @@ async fn run(emulator: &Emulator, agents: u32, rate: f64, window: Duration) {
     }
     .start();
     let cache = ReferenceCache::default();
-    let reference =
-        ReferenceActor::new(client.clone(), cache.clone(), settings.reference.clone()).start();
     let outputs = ValidatorOutputs {
         publish: sink.recipient(),
         audit: None,
-        schedule_changes: Some(reference.clone().recipient()),
     };
     let pool = ValidatorPool::start(
         &settings.validation,
         settings.upstream.validator_queue_limit,
-        cache,
+        cache.clone(),
         outputs,
         ingest.clone(),
     );
-    reference.do_send(AttachValidators { pool: pool.clone() });
+    let reference = ReferenceActor::new(
+        client.clone(),
+        cache,
+        settings.reference.clone(),
+        pool.clone(),
+    )
+    .start();
     let status = Arc::new(UpstreamStatus::default());
     let cx = StreamContext {
         client,
         pool: pool.clone(),
+        schedule_changes: reference.clone().recipient(),
         metrics: ingest.clone(),
         audit: None,
         upstream: settings.upstream.clone(),

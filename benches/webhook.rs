@@ -31,6 +31,10 @@ use agentcast::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const THROUGHPUT_EVENTS: u64 = 30_000;
 const AGENTS: u64 = 1_000;
 const PACED_RATE: u64 = 1_000;

@@ -22,10 +22,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-/// mimalloc for every binary, test and benchmark that links agentcast (see Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod actors;
 pub mod app;
 pub mod cli;

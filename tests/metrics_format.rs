@@ -20,6 +20,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("agentcast_rejects_total", "counter"),
     ("agentcast_violations_total", "counter"),
     ("agentcast_validated_total", "counter"),
+    ("agentcast_evaluations_total", "counter"),
     ("agentcast_withheld_total", "counter"),
     ("agentcast_validation_latency_seconds", "histogram"),
     ("agentcast_upstream_reconnects_total", "counter"),

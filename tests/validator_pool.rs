@@ -61,7 +61,6 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     let outputs = ValidatorOutputs {
         publish: collector.recipient(),
         audit: None,
-        schedule_changes: None,
     };
     let pool = ValidatorPool::start(
         &settings,

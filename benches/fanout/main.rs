@@ -29,6 +29,10 @@ mod window;
 
 use clap::{Parser, ValueEnum};
 
+/// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Role {
     Orchestrate,

@@ -17,6 +17,8 @@ pub struct IngestMetrics {
     pub reconnects: IntCounterVec,
     /// States validated and handed to the hub.
     pub validated: IntCounter,
+    /// Verdicts computed: one per state change, one per agent re-evaluated.
+    pub evaluations: IntCounter,
     /// States not delivered because `validation.deliver = "valid_only"`.
     pub withheld: IntCounter,
     /// Ingest (frame received) → validated.
@@ -67,6 +69,11 @@ impl IngestMetrics {
         }
         let validated = IntCounter::new("agentcast_validated_total", "Agent states validated.")
             .expect("valid metric"); // expect: constant definition
+        let evaluations = IntCounter::new(
+            "agentcast_evaluations_total",
+            "Verdicts computed: one per state change, one per agent re-evaluated after reference data changed or a minute passed.",
+        )
+        .expect("valid metric"); // expect: constant definition
         let withheld = IntCounter::new(
             "agentcast_withheld_total",
             "Validated states not delivered (deliver = valid_only).",
@@ -95,6 +102,7 @@ impl IngestMetrics {
         .expect("valid metric"); // expect: constant definition
         for metric in [
             Box::new(validated.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(evaluations.clone()),
             Box::new(withheld.clone()),
             Box::new(validation_seconds.clone()),
             Box::new(channels_connected.clone()),
@@ -108,6 +116,7 @@ impl IngestMetrics {
             violations,
             reconnects,
             validated,
+            evaluations,
             withheld,
             validation_seconds,
             channels_connected,

@@ -1,7 +1,9 @@
 //! The actors, one per file or folder; who sends whom what is documented at the top of each.
 //!
 //! ```text
-//!  GenesysStreamActor ─(ChannelActor × channels)─AgentSignal─▶ ValidatorActor × N
+//!  GenesysStreamActor ──LoadRoster, LoadReference──▶ ReferenceActor ──┐ (writes the cache)
+//!   └ ChannelActor × channels ──ScheduleChanged──▶ ReferenceActor     │ Reevaluate
+//!   └ ChannelActor × channels ──AgentSignal──▶ ValidatorActor × N ◀───┘ (read the cache)
 //!      ──Publish──▶ BroadcastHubActor ──Outbox (shared bytes)──▶ SessionActor × subscribers
 //!                         └──Broadcasted──▶ WebhookActor (durable, signed, retried delivery)
 //!                                        └─▶ AuditActor (durable, hash-chained trail)
@@ -11,6 +13,7 @@ pub mod audit;
 pub mod hub;
 pub mod ingest_metrics;
 mod messages;
+pub mod reference;
 pub mod session;
 pub mod stream;
 pub mod validator;

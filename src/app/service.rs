@@ -3,8 +3,9 @@
 //!
 //! Start: metrics → webhook configuration (secrets) → Genesys client and the start-up check
 //! (a token and the first roster page; a refused credential or missing permission fails here,
-//! naming the cause) → audit trail → webhook outbox → reference loader → hub → validator pool
-//! → HTTP server → stream (roster, channels, sockets). [`Service::launch`] does all but the
+//! naming the cause) → audit trail → webhook outbox → hub → reference cache → validator pool
+//! (reading the cache) → reference actor (writing it, told the pool) → HTTP server → stream
+//! (told the reference actor; roster, channels, sockets). [`Service::launch`] does all but the
 //! last step, [`Service::connect_upstream`] the last, which can take minutes for a large
 //! roster; `agentcast run` races it against SIGTERM, so a stop during start-up still takes
 //! the shutdown path.
@@ -25,6 +26,7 @@ use crate::{
         audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics},
         hub::{HubHandle, downstream::Downstream},
         ingest_metrics::IngestMetrics,
+        reference::ReferenceActor,
         stream::{GenesysStreamActor, Shutdown, Start, StreamContext, StreamError, UpstreamStatus},
         validator::{ValidatorOutputs, ValidatorPool},
         webhook::{self, WebhookActor, WebhookConfig, WebhookError, WebhookMetrics},
@@ -37,10 +39,7 @@ use crate::{
         auth::{ApiKeys, Grant},
     },
     metrics::Metrics,
-    reference::{
-        ReferenceCache,
-        loader::{AttachValidators, ReferenceActor},
-    },
+    reference::ReferenceCache,
 };
 
 /// How long shutdown waits for the upstream sockets to close.
@@ -171,9 +170,6 @@ impl Service {
             None,
         )?;
 
-        let cache = ReferenceCache::default();
-        let reference =
-            ReferenceActor::new(client.clone(), cache.clone(), settings.reference.clone()).start();
         let downstream = vec![
             Downstream::new("webhooks", webhooks.clone().recipient()),
             Downstream::new("audit", audit.clone().recipient()),
@@ -184,19 +180,25 @@ impl Service {
             downstream,
             Some(audit_sink.clone()),
         )?;
+        let cache = ReferenceCache::default();
         let outputs = ValidatorOutputs {
             publish: hub.addr.clone().recipient(),
             audit: Some(audit_sink.clone()),
-            schedule_changes: Some(reference.clone().recipient()),
         };
         let pool = ValidatorPool::start(
             &settings.validation,
             settings.upstream.validator_queue_limit,
-            cache,
+            cache.clone(),
             outputs,
             ingest.clone(),
         );
-        reference.do_send(AttachValidators { pool: pool.clone() });
+        let reference = ReferenceActor::new(
+            client.clone(),
+            cache,
+            settings.reference.clone(),
+            pool.clone(),
+        )
+        .start();
 
         let mut keys = ApiKeys::from_settings(&settings.api_keys);
         for (key, grant) in extra_keys {
@@ -244,6 +246,7 @@ impl Service {
         let cx = StreamContext {
             client,
             pool: pool.clone(),
+            schedule_changes: reference.clone().recipient(),
             metrics: ingest,
             audit: Some(audit_sink),
             upstream: upstream_settings.clone(),

@@ -2,10 +2,11 @@
 //! presence definitions, utilization limits, published shifts and activity categories.
 //!
 //! [`ReferenceData`] is an immutable snapshot; [`ReferenceCache`] holds the current one and
-//! is swapped whole when the [`loader::ReferenceActor`] refreshes something, so validators
-//! on other threads read it without locks and the hot path never calls REST.
+//! is swapped whole when the [`ReferenceActor`](crate::actors::reference::ReferenceActor)
+//! refreshes something, so validators on other threads read it without locks and the hot
+//! path never calls REST.
+//! This module is data only: it depends on no actor.
 
-pub mod loader;
 mod schedule;
 
 use std::{
@@ -156,7 +157,7 @@ impl ReferenceData {
     }
 }
 
-/// The current snapshot, shared by the loader (writer) and every validator (readers).
+/// The current snapshot, shared by the ReferenceActor (writer) and every validator (readers).
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceCache {
     current: Arc<ArcSwap<ReferenceData>>,

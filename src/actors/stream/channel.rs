@@ -2,8 +2,9 @@
 //!
 //! Started and supervised by the [`GenesysStreamActor`](super::GenesysStreamActor), one per
 //! channel. It dials the channel's `connectUri`, turns every text frame into an
-//! [`AgentSignal`] for the validator that owns the agent (or a counted, audited reject), and
-//! keeps the socket healthy:
+//! [`AgentSignal`] for the validator that owns the agent (or a counted, audited reject) or,
+//! for a schedules notification, a [`ScheduleChanged`] for the ReferenceActor, and keeps the
+//! socket healthy:
 //! - watchdog: no frame for `heartbeat_interval × heartbeat_timeout_factor` → reconnect;
 //! - `{"message":"ping"}` every `ping_interval_secs`;
 //! - `v2.system.socket_closing` → reconnect at once; an unexpected close or error →
@@ -28,12 +29,16 @@ use tracing::{debug, error, info, warn};
 
 use super::{GenesysStreamActor, StreamContext};
 use crate::{
-    actors::validator::{AgentSignal, SignalInput},
+    actors::{
+        reference::ScheduleChanged,
+        validator::{AgentSignal, SignalInput},
+    },
     event::{AgentId, AuditKind, AuditRecord, RejectReason},
     genesys::{
-        models::Channel,
+        models::{Channel, ScheduleUpdateEvent},
         notification::{self, Notification},
         socket::{ChannelSocket, PING, SocketError},
+        topics::UserTopicKind,
     },
 };
 
@@ -294,6 +299,12 @@ impl ChannelActor {
             ),
             Ok(Notification::User {
                 user_id,
+                kind: UserTopicKind::Schedules,
+                body,
+                ..
+            }) => self.schedule_changed(AgentId::from(user_id), &body),
+            Ok(Notification::User {
+                user_id,
                 kind,
                 correlation_id,
                 body,
@@ -314,6 +325,29 @@ impl ChannelActor {
                     ctx.wait(async move { pool.wait_for_room().await }.into_actor(self));
                 }
             }
+        }
+    }
+
+    /// An agent's published schedule changed: the ReferenceActor refetches it and then has
+    /// the validators re-evaluate, once.
+    fn schedule_changed(&self, agent_id: AgentId, body: &[u8]) {
+        let kind = UserTopicKind::Schedules;
+        self.cx
+            .metrics
+            .signals
+            .with_label_values(&[kind.as_label()])
+            .inc();
+        match serde_json::from_slice::<ScheduleUpdateEvent>(body) {
+            Ok(_) => self
+                .cx
+                .schedule_changes
+                .do_send(ScheduleChanged { agent_id }),
+            Err(err) => self.reject(
+                RejectReason::InvalidBody,
+                Some(agent_id),
+                Some(kind.suffix().to_owned()),
+                err.to_string(),
+            ),
         }
     }
 }

@@ -23,7 +23,7 @@ use std::{
 };
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
     ResponseActFuture, WrapFuture,
 };
 use chrono::Utc;
@@ -36,6 +36,7 @@ pub use plan::{AGENTS_PER_CHANNEL, TOPICS_PER_AGENT, agent_topics};
 
 use super::{
     ingest_metrics::IngestMetrics,
+    reference::{LoadReference, LoadRoster, ReferenceActor, ScheduleChanged},
     validator::{AgentSignal, SignalInput, ValidatorPool},
 };
 use crate::{
@@ -45,7 +46,6 @@ use crate::{
         GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel,
         topics::TooManyTopics,
     },
-    reference::loader::{LoadReference, LoadRoster, ReferenceActor},
 };
 
 /// How long start-up waits for the first reference data (schedules, limits).
@@ -56,6 +56,8 @@ const REFERENCE_LOAD_WAIT: Duration = Duration::from_secs(60);
 pub struct StreamContext {
     pub client: GenesysClient,
     pub pool: ValidatorPool,
+    /// Where schedules notifications go (the ReferenceActor).
+    pub schedule_changes: Recipient<ScheduleChanged>,
     pub metrics: IngestMetrics,
     pub audit: Option<AuditSink>,
     pub upstream: UpstreamSettings,
@@ -91,7 +93,7 @@ pub enum StreamError {
     TooManyTopics(#[from] TooManyTopics),
     #[error("could not create or subscribe a notification channel: {0}")]
     Subscribe(GenesysError),
-    #[error("the reference loader stopped")]
+    #[error("the reference actor stopped")]
     LoaderStopped,
 }
 

@@ -1,7 +1,8 @@
 //! ValidatorActor: turns each agent signal into one validated state.
 //!
 //! Receives [`AgentSignal`]s from the GenesysStreamActor (notifications and reconciled
-//! observations) and [`Reevaluate`] from the reference loader after a schedule refresh.
+//! observations) and [`Reevaluate`] from the ReferenceActor after reference data changed
+//! (schedule notifications go to the ReferenceActor, not here).
 //! Keeps each agent's state ([`tracked`]), discards duplicates and stale input (counted and
 //! audited as rejects), runs the checks ([`verdict`]) against the shared reference data, and
 //! sends a [`Publish`] per change to the hub. A [`ValidatorPool`] of N actors, each on its
@@ -38,8 +39,8 @@ use crate::{
     event::{AgentId, AuditKind, AuditRecord, AuditSink, RejectReason, Validated},
     genesys::{
         models::{
-            ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent,
-            ScheduleUpdateEvent, User, UserConversationSummary,
+            ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent, User,
+            UserConversationSummary,
         },
         topics::UserTopicKind,
     },
@@ -81,19 +82,11 @@ pub struct Reevaluate {
     pub agent_ids: Option<Vec<AgentId>>,
 }
 
-/// Tells the reference loader that an agent's published schedule changed.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct ScheduleChanged {
-    pub agent_id: AgentId,
-}
-
 /// Where a validator sends its output.
 #[derive(Clone)]
 pub struct ValidatorOutputs {
     pub publish: Recipient<Publish>,
     pub audit: Option<AuditSink>,
-    pub schedule_changes: Option<Recipient<ScheduleChanged>>,
 }
 
 pub struct ValidatorActor {
@@ -154,9 +147,7 @@ impl ValidatorActor {
         }
     }
 
-    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it). When the hub's
-    /// mailbox is full this validator waits for it (and the stream, seeing the pool's backlog
-    /// grow, stops reading its sockets): back-pressure instead of an unbounded queue.
+    /// Evaluates `agent_id` and publishes the verdict (if `deliver` allows it).
     fn publish(
         &mut self,
         agent_id: &AgentId,
@@ -166,9 +157,10 @@ impl ValidatorActor {
         ctx: &mut Context<Self>,
     ) {
         let reference = self.reference.load();
-        let Some(agent) = self.agents.get_mut(agent_id) else {
+        let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
+        self.metrics.evaluations.inc();
         let verdict = verdict::evaluate(
             agent_id,
             &agent.tracked,
@@ -176,7 +168,31 @@ impl ValidatorActor {
             &self.rules,
             Utc::now(),
         );
-        agent.published = Some(fingerprint(&verdict));
+        self.publish_verdict(
+            agent_id,
+            verdict,
+            received_at,
+            reconciled,
+            correlation_id,
+            ctx,
+        );
+    }
+
+    /// Publishes a verdict just computed (if `deliver` allows it). When the hub's mailbox is
+    /// full this validator waits for it (and the stream, seeing the pool's backlog grow, stops
+    /// reading its sockets): back-pressure instead of an unbounded queue.
+    fn publish_verdict(
+        &mut self,
+        agent_id: &AgentId,
+        verdict: Verdict,
+        received_at: Instant,
+        reconciled: bool,
+        correlation_id: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.published = Some(fingerprint(&verdict));
+        }
         self.metrics.validated.inc();
         for violation in &verdict.violations {
             self.metrics
@@ -275,14 +291,9 @@ impl ValidatorActor {
             }),
             UserTopicKind::ConversationSummary => parse::<UserConversationSummary>(body)
                 .map(|s| agent.tracked.apply_conversations(&s, received_at)),
-            UserTopicKind::Schedules => parse::<ScheduleUpdateEvent>(body).map(|_| {
-                if let Some(loader) = &self.outputs.schedule_changes {
-                    loader.do_send(ScheduleChanged {
-                        agent_id: agent_id.clone(),
-                    });
-                }
-                Applied::Unchanged
-            }),
+            // The channels send schedule changes to the ReferenceActor, which has the
+            // validators re-evaluate once the new schedule is in; nothing to apply here.
+            UserTopicKind::Schedules => Ok(Applied::Unchanged),
         };
         match applied {
             Err(detail) => self.reject(
@@ -382,11 +393,13 @@ impl Handler<Reevaluate> for ValidatorActor {
                 continue;
             };
             agent.tracked.derive_queues(&agent_id, &reference);
+            self.metrics.evaluations.inc();
             let verdict =
                 verdict::evaluate(&agent_id, &agent.tracked, &reference, &self.rules, now);
             let changed = agent.published != Some(fingerprint(&verdict));
             if changed && agent.published.is_some() {
-                self.publish(&agent_id, Instant::now(), false, None, ctx);
+                // The verdict just computed is the one published: one evaluation per agent.
+                self.publish_verdict(&agent_id, verdict, Instant::now(), false, None, ctx);
             }
         }
     }
