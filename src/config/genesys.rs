@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Problem, Problems};
+use super::{Problem, Problems};
 use crate::genesys::regions;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,11 +137,6 @@ impl Credentials {
             client_id: client_id.into(),
             client_secret: SecretString::from(client_secret.into()),
         }
-    }
-
-    /// Reads the credentials from the process environment, naming every missing variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(&|var| std::env::var(var).ok()).map_err(ConfigError::Invalid)
     }
 
     /// Reads the credentials with `var`, one problem per missing variable.
