@@ -39,7 +39,9 @@ pub enum Command {
     /// {"base": ..., "clientId": ..., "clientSecret": ...}; point `agentcast run` at it with
     /// AGENTCAST_GENESYS_API_BASE, GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET.
     Sim(SimArgs),
-    /// Validate the configuration, print every problem found, and exit 2 if there is any.
+    /// Validate the configuration and make the checks `run` makes before it starts (credentials
+    /// and webhook secrets in the environment, http.listen, the outbox and audit files); print
+    /// every problem found, and exit 2 if there is any.
     CheckConfig,
     /// Ask a running agentcast whether it is alive (GET /healthz); exit 0 if so, 1 if not.
     /// For container health checks.

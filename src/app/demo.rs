@@ -15,7 +15,7 @@ use std::{
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tokio::sync::oneshot;
 
-use super::{runtime_failure, serve};
+use super::{bind_failure, runtime_failure, serve};
 use crate::{
     actors::webhook::signing::{Signer, generate_secret},
     config::{Credentials, Settings, WebhookSettings},
@@ -61,9 +61,18 @@ pub fn run(settings: &Settings) -> ExitCode {
     };
     let counts = receiver.counts.clone();
     let emulator = sim.base.clone();
+    let listener = match settings.http.bind() {
+        Ok(listener) => listener,
+        Err(err) => {
+            receiver.stop();
+            sim.stop();
+            return bind_failure(&settings.http.listen, err);
+        }
+    };
     let code = serve(
         settings,
         credentials,
+        listener,
         {
             let key = key.clone();
             move |options| {

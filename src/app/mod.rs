@@ -2,7 +2,9 @@
 //! [`service`].
 //!
 //! Exit codes: 0 success, 1 a failure at run time (bad credentials, unreachable Genesys,
-//! port in use), 2 a configuration that cannot be used.
+//! port in use), 2 a configuration that cannot be used. `check-config` and `run` run the same
+//! pre-flight checks ([`Settings::preflight`]) before anything starts, so `check-config` finds
+//! every configuration problem `run` would stop on, in the same words.
 
 mod demo;
 pub mod service;
@@ -11,12 +13,12 @@ use std::{process::ExitCode, sync::Arc};
 
 use tracing::info;
 
-use self::service::{Service, ServiceOptions};
+use self::service::{Service, ServiceOptions, StartError};
 
 use crate::{
     actors::audit::{VerifyError, verify_path},
     cli::{AuditCommand, Cli, Command, SimArgs},
-    config::{ConfigError, Credentials, Settings},
+    config::{BindError, ConfigError, Credentials, Listener, Settings},
     genesys::{GenesysClient, GenesysError},
     sim::{self, SimConfig},
     telemetry,
@@ -133,18 +135,28 @@ fn audit_verify(path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// Reads a variable of the process environment.
+fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+/// `agentcast check-config`: the validated settings and the pre-flight checks `run` makes.
 fn check_config(settings: &Settings) -> ExitCode {
+    let ready = match settings.preflight(&process_env) {
+        Ok(ready) => ready,
+        Err(err) => return config_failure(&err),
+    };
     println!("configuration OK");
     if let Some(api) = settings.genesys.resolved_api_base() {
         println!("Genesys API: {api}");
     }
-    if let Err(ConfigError::Invalid(missing)) = Credentials::from_env() {
-        let vars: Vec<&str> = missing.iter().map(|p| p.key.as_str()).collect();
+    if let Listener::InUse(err) = &ready.listener {
         println!(
-            "note: `agentcast run` also needs {} in the environment (the OAuth client credentials)",
-            vars.join(" and ")
+            "note: {} (http.listen) is in use now ({err}); `agentcast run` cannot start while it is",
+            settings.http.listen
         );
     }
+    // Validation refused any secret written in the settings, so none is printed here.
     match toml::to_string_pretty(settings) {
         Ok(rendered) => println!("\n# effective settings\n{rendered}"),
         Err(err) => println!("(could not render the effective settings: {err})"),
@@ -163,41 +175,62 @@ fn run_sim(settings: &Settings) -> ExitCode {
 }
 
 fn run(settings: &Settings) -> ExitCode {
-    let credentials = match Credentials::from_env() {
-        Ok(credentials) => credentials,
+    let ready = match settings.preflight(&process_env) {
+        Ok(ready) => ready,
         Err(err) => return config_failure(&err),
     };
-    serve(settings.clone(), credentials, |_| {}, |_| {})
+    let listener = match ready.listener {
+        Listener::Bound(listener) => listener,
+        Listener::InUse(err) => return cannot_listen(&settings.http.listen, &err),
+    };
+    serve(
+        settings.clone(),
+        ready.credentials,
+        listener,
+        |_| {},
+        |_| {},
+    )
 }
 
-/// Binds the HTTP listener, starts the service, runs until Ctrl-C or SIGTERM, then shuts it
-/// down. `prepare` may adjust the options (the demo adds its viewer key and webhook secret);
+fn cannot_listen(listen: &str, err: &std::io::Error) -> ExitCode {
+    runtime_failure(&format!("cannot listen on {listen} (http.listen)"), err)
+}
+
+/// A listen address that could not be bound: in use (exit 1) or unusable here (exit 2).
+fn bind_failure(listen: &str, err: BindError) -> ExitCode {
+    match err {
+        BindError::InUse(err) => cannot_listen(listen, &err),
+        BindError::Unusable(problem) => config_failure(&ConfigError::Invalid(vec![problem])),
+    }
+}
+
+/// Starts the service on `listener`, runs until Ctrl-C or SIGTERM, then shuts it down.
+/// `prepare` may adjust the options (the demo adds its viewer key and webhook secret);
 /// `started` is told the running service (the demo prints its URLs).
 fn serve(
     settings: Settings,
     credentials: Credentials,
+    listener: std::net::TcpListener,
     prepare: impl FnOnce(&mut ServiceOptions),
     started: impl FnOnce(&Service),
 ) -> ExitCode {
-    let listener = match std::net::TcpListener::bind(&settings.http.listen) {
-        Ok(listener) => listener,
-        Err(err) => {
-            return runtime_failure(
-                &format!("cannot listen on {} (http.listen)", settings.http.listen),
-                &err,
-            );
-        }
-    };
     actix_rt::System::new().block_on(async move {
+        // Installed before anything starts: a service that cannot be stopped cleanly by
+        // SIGTERM would lose its last audit and outbox writes to the SIGKILL that follows.
+        let signal = match shutdown_signal() {
+            Ok(signal) => signal,
+            Err(err) => {
+                return runtime_failure("cannot install the SIGTERM and SIGINT handlers", &err);
+            }
+        };
+        tokio::pin!(signal);
         let mut options = ServiceOptions::new(Arc::new(settings), credentials, listener);
         prepare(&mut options);
         // Listening from the start: a stop during start-up still shuts down cleanly.
-        let signal = shutdown_signal();
-        tokio::pin!(signal);
         let service = tokio::select! {
             launched = Service::launch(options) => match launched {
                 Ok(service) => service,
-                Err(err) => return runtime_failure("cannot start", &err),
+                Err(err) => return start_failure(&err),
             },
             () = &mut signal => return ExitCode::SUCCESS,
         };
@@ -212,7 +245,7 @@ fn serve(
             }
             Some(Err(err)) => {
                 service.shutdown().await;
-                return runtime_failure("cannot start", &err);
+                return start_failure(&err);
             }
             None => info!("Stopping before the upstream subscription finished."),
         }
@@ -221,29 +254,44 @@ fn serve(
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = actix_rt::signal::ctrl_c();
+/// A start that failed: exit 2 when the configuration is what cannot be used, else 1.
+fn start_failure(err: &StartError) -> ExitCode {
+    match err {
+        StartError::Config(err) => config_failure(err),
+        err if err.is_configuration() => {
+            eprintln!("agentcast: cannot start: {err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        err => runtime_failure("cannot start", err),
+    }
+}
+
+/// Installs the Ctrl-C and SIGTERM handlers; the future resolves on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = terminate.recv() => {}
-        }
+        use actix_rt::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            info!("Shutdown requested.");
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            match actix_rt::signal::ctrl_c().await {
+                Ok(()) => info!("Shutdown requested."),
+                Err(err) => {
+                    tracing::error!(error = %err, "The Ctrl-C handler failed; stopping.");
+                }
+            }
+        })
     }
-    info!("Shutdown requested.");
 }
 
 /// The start-up check: a token and the first roster page. Never `/api/v2/users/me`, which a

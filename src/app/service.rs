@@ -98,6 +98,21 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("the stream actor stopped during start-up")]
     StreamStopped,
+    #[error("cannot record the effective settings in the audit trail: {0}")]
+    RecordSettings(#[source] serde_json::Error),
+}
+
+impl StartError {
+    /// Whether the configuration is what cannot be used (exit code 2): its problems, or a
+    /// configured store that cannot be opened.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_)
+                | Self::Audit(AuditError::Store(_))
+                | Self::Webhook(WebhookError::Store(_))
+        )
+    }
 }
 
 /// A running service.
@@ -111,6 +126,19 @@ pub struct Service {
     server: ServerHandle,
     stream: Addr<GenesysStreamActor>,
     pool: ValidatorPool,
+}
+
+/// A start that failed after the audit trail started: it writes its `stop` record (naming the
+/// failure) and flushes before the error is returned, so it is not left unstarted on a runtime
+/// about to be dropped (where its first poll panicked).
+async fn abandon(audit: &Addr<AuditActor>, err: StartError) -> StartError {
+    let stop = audit::Shutdown {
+        reason: format!("start-up failed: {err}"),
+    };
+    if audit.send(stop).await.is_err() {
+        warn!("The audit actor was gone before its stop record.");
+    }
+    err
 }
 
 impl Service {
@@ -156,30 +184,37 @@ impl Service {
         let client = GenesysClient::new(client_config, metrics.clone());
         super::startup_check(&client).await?;
 
+        let effective =
+            serde_json::to_value(settings.as_ref()).map_err(StartError::RecordSettings)?;
         let audit = AuditActor::start(
             AuditConfig::from_settings(&settings.audit),
             AuditMetrics::new(metrics.registry()),
         )?;
         let audit_sink: AuditSink = audit.clone().recipient();
-        let effective = serde_json::to_value(settings.as_ref()).unwrap_or_default();
         audit_sink.do_send(AuditRecord::now(AuditKind::ConfigChange, None, effective));
-        let webhooks = WebhookActor::start(
+        let webhooks = match WebhookActor::start(
             webhook_config,
             WebhookMetrics::new(metrics.registry()),
             Some(audit_sink.clone()),
             None,
-        )?;
+        ) {
+            Ok(webhooks) => webhooks,
+            Err(err) => return Err(abandon(&audit, err.into()).await),
+        };
 
         let downstream = vec![
             Downstream::new("webhooks", webhooks.clone().recipient()),
             Downstream::new("audit", audit.clone().recipient()),
         ];
-        let hub = HubHandle::start(
+        let hub = match HubHandle::start(
             Arc::new(settings.subscribers.clone()),
             metrics.registry(),
             downstream,
             Some(audit_sink.clone()),
-        )?;
+        ) {
+            Ok(hub) => hub,
+            Err(err) => return Err(abandon(&audit, err.into()).await),
+        };
         let cache = ReferenceCache::default();
         let outputs = ValidatorOutputs {
             publish: hub.addr.clone().recipient(),
@@ -210,7 +245,10 @@ impl Service {
             );
         }
         let upstream = Arc::new(UpstreamStatus::default());
-        let local_addr = listener.local_addr()?;
+        let local_addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(err) => return Err(abandon(&audit, err.into()).await),
+        };
         let server = {
             let (metrics, upstream, hub, keys) =
                 (metrics.clone(), upstream.clone(), hub.clone(), keys);
@@ -235,8 +273,11 @@ impl Service {
             // Small frames to many subscribers: Nagle's delay would add tens of ms to p99.
             .tcp_nodelay(true)
             .shutdown_timeout(settings.subscribers.close_timeout_secs.max(1))
-            .listen(listener)?
-            .run()
+            .listen(listener)
+        };
+        let server = match server {
+            Ok(server) => server.run(),
+            Err(err) => return Err(abandon(&audit, err.into()).await),
         };
         let server_handle = server.handle();
         actix_rt::spawn(server);

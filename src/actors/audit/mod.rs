@@ -45,7 +45,7 @@ pub use self::{
 };
 use super::Broadcasted;
 use crate::{
-    config::{AuditSettings, secs},
+    config::AuditSettings,
     event::{AuditKind, AuditRecord, Rejected},
     store::{StoreError, Synchronous},
 };
@@ -99,8 +99,8 @@ impl AuditConfig {
             synchronous: s.synchronous,
             batch_max: s.batch_max.max(1),
             queue_capacity: s.queue_capacity.max(s.batch_max).max(1),
-            retention: secs(s.retention_days * 86_400.0),
-            maintenance_interval: secs(s.maintenance_interval_secs),
+            retention: s.retention(),
+            maintenance_interval: s.maintenance_interval(),
         }
     }
 }

@@ -45,52 +45,26 @@ impl Endpoint {
         shown.to_string()
     }
 
+    /// From the settings of endpoint `index`: URL, secret and defaults as the configuration
+    /// resolves them ([`WebhookSettings::resolve`], the one place they are checked).
     fn from_settings(
         index: usize,
         hook: &WebhookSettings,
         settings: &Settings,
         secret_of: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Vec<Problem>> {
-        let key = |field: &str| format!("webhooks[{index}].{field}");
-        let mut problems = Vec::new();
-        let url = Url::parse(&hook.url)
-            .map_err(|e| problems.push(Problem::new(key("url"), e.to_string())))
-            .ok();
-        let signer = match secret_of(&hook.secret_env).filter(|s| !s.trim().is_empty()) {
-            None => {
-                problems.push(Problem::new(
-                    hook.secret_env.clone(),
-                    format!(
-                        "is not set: webhook endpoint {:?} needs its signing secret (whsec_ + \
-                         base64 of 24-64 random bytes, e.g. \"whsec_$(openssl rand -base64 32)\")",
-                        hook.id
-                    ),
-                ));
-                None
-            }
-            Some(value) => Signer::parse(&value)
-                .map_err(|e| problems.push(Problem::new(hook.secret_env.clone(), e.to_string())))
-                .ok(),
-        };
-        let scopes = if hook.scopes.is_empty() || hook.scopes.iter().any(|s| s == "*") {
-            Scope::ALL.to_vec()
-        } else {
-            hook.scopes.iter().filter_map(|s| Scope::parse(s)).collect()
-        };
         let shared = &settings.webhook;
-        match (url, signer) {
-            (Some(url), Some(signer)) if problems.is_empty() => Ok(Self {
-                id: hook.id.as_str().into(),
-                url,
-                signer,
-                scopes,
-                violations_only: hook.violations_only,
-                timeout: secs(hook.timeout_secs.unwrap_or(shared.timeout_secs)),
-                concurrency: hook.concurrency.unwrap_or(shared.concurrency).max(1) as usize,
-                retry: RetryPolicy::from_settings(shared, hook.retry_schedule_secs.as_deref()),
-            }),
-            _ => Err(problems),
-        }
+        let resolved = hook.resolve(index, shared, secret_of)?;
+        Ok(Self {
+            id: hook.id.as_str().into(),
+            url: resolved.url,
+            signer: Signer::new(&resolved.secrets),
+            scopes: resolved.scopes,
+            violations_only: hook.violations_only,
+            timeout: resolved.timeout,
+            concurrency: resolved.concurrency,
+            retry: RetryPolicy::from_settings(shared, hook.retry_schedule_secs.as_deref()),
+        })
     }
 }
 
@@ -145,7 +119,7 @@ impl WebhookConfig {
             batch_max: w.batch_max.max(1),
             accept_queue_capacity: w.accept_queue_capacity.max(1),
             max_queued_per_endpoint: w.max_queued_per_endpoint.max(2),
-            retention: secs(w.retention_hours * 3600.0),
+            retention: w.retention(),
             maintenance_interval: secs(w.maintenance_interval_secs),
         })
     }

@@ -6,12 +6,12 @@
 //! base64 of 24–64 random bytes). During a key rotation an endpoint has several secrets and the
 //! header lists one signature per secret, space-separated; a receiver holding either accepts.
 
-use base64::{
-    Engine, alphabet,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig, general_purpose::STANDARD},
-};
+use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+
+use crate::config::WebhookSecrets;
+pub use crate::config::{SECRET_PREFIX, SecretError};
 
 /// The event id, stable across retries.
 pub const HEADER_ID: &str = "webhook-id";
@@ -19,27 +19,8 @@ pub const HEADER_ID: &str = "webhook-id";
 pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
 /// `v1,<base64>` per secret, space-separated.
 pub const HEADER_SIGNATURE: &str = "webhook-signature";
-/// How secrets are written.
-pub const SECRET_PREFIX: &str = "whsec_";
-/// The spec's bounds on the secret's length, in bytes.
-const SECRET_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
-/// Secrets are accepted with or without base64 padding, as the reference libraries do.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 type HmacSha256 = Hmac<Sha256>;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretError {
-    #[error("no secret given")]
-    Empty,
-    #[error("a secret is not valid base64 after the whsec_ prefix")]
-    Base64,
-    #[error("a secret decodes to {0} bytes; Standard Webhooks secrets are 24 to 64 bytes")]
-    Length(usize),
-}
 
 /// One endpoint's secrets, ready to sign. Its `Debug` shows how many, never what.
 #[derive(Clone)]
@@ -55,17 +36,21 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Parses one or more secrets separated by spaces or commas (`whsec_new whsec_old`).
+    /// Parses one or more secrets separated by spaces or commas (`whsec_new whsec_old`); the
+    /// checks are the configuration's ([`WebhookSecrets::parse`]).
     pub fn parse(secrets: &str) -> Result<Self, SecretError> {
-        let keys = secrets
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|s| !s.is_empty())
-            .map(parse_key)
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(SecretError::Empty);
+        WebhookSecrets::parse(secrets).map(|secrets| Self::new(&secrets))
+    }
+
+    /// Keys one HMAC state per secret.
+    pub fn new(secrets: &WebhookSecrets) -> Self {
+        Self {
+            keys: secrets
+                .keys()
+                // expect: HMAC takes keys of any length.
+                .map(|key| HmacSha256::new_from_slice(key).expect("HMAC accepts any key length"))
+                .collect(),
         }
-        Ok(Self { keys })
     }
 
     /// The `webhook-signature` value for one attempt.
@@ -97,18 +82,6 @@ impl Signer {
                 })
             })
     }
-}
-
-fn parse_key(secret: &str) -> Result<HmacSha256, SecretError> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-    let bytes = LENIENT_BASE64
-        .decode(encoded)
-        .map_err(|_| SecretError::Base64)?;
-    if !SECRET_BYTES.contains(&bytes.len()) {
-        return Err(SecretError::Length(bytes.len()));
-    }
-    // expect: HMAC takes keys of any length.
-    Ok(HmacSha256::new_from_slice(&bytes).expect("HMAC accepts any key length"))
 }
 
 fn feed(mac: &mut HmacSha256, id: &str, timestamp: i64, body: &[u8]) {
