@@ -208,6 +208,20 @@ impl Client {
         reply.body
     }
 
+    /// Moves the emulator's clock forward (`POST /sim/clock`): its TTLs, heartbeats and timed
+    /// faults come due without the test sleeping.
+    pub async fn advance_clock(&self, by: Duration) {
+        let advance_ms = u64::try_from(by.as_millis()).expect("a sane advance");
+        let reply = self
+            .admin(
+                Method::POST,
+                "/sim/clock",
+                Some(json!({"advanceMs": advance_ms})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+
     pub async fn fault(&self, name: &str, body: Value) -> Value {
         let reply = self
             .admin(Method::POST, &format!("/sim/faults/{name}"), Some(body))
