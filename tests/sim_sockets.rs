@@ -8,7 +8,6 @@ mod sim_common;
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
-use agentcast::sim::SimConfig;
 use awc::ws::Frame;
 use serde_json::{Value, json};
 use sim_common::*;
@@ -206,39 +205,6 @@ async fn a_second_socket_on_a_channel_closes_the_first() {
 /// An interval no real-time test ever waits out: only advancing the emulator's clock brings
 /// the deadlines that are counted in it.
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Test settings in which nothing comes due while a test advances the clock by a few hours
-/// (tokens, channels, heartbeats, the closing grace last a year), but what the test sets.
-fn timeless(agents: u32) -> SimConfig {
-    const YEAR: Duration = Duration::from_secs(365 * 86_400);
-    SimConfig {
-        token_lifetime: YEAR,
-        heartbeat_interval: YEAR,
-        channel_ttl: YEAR,
-        socket_closing_grace: YEAR,
-        ..config(agents)
-    }
-}
-
-/// What the next text frame is: the body's `message` for `channel.metadata` (heartbeat,
-/// pong), else the topic.
-async fn next_kind(ws: &mut Ws) -> String {
-    let message: Value = serde_json::from_str(&next_text(ws).await).expect("json");
-    if message["topicName"] == "channel.metadata" {
-        message["eventBody"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    } else {
-        message["topicName"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-/// Sends a ping and waits for its pong; fails if anything else comes first.
-async fn ping_pong(ws: &mut Ws, before: &str) {
-    send_text(ws, r#"{"message": "ping"}"#).await;
-    assert_eq!(next_kind(ws).await, "pong", "{before}");
-}
 
 #[actix_web::test]
 async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored() {
