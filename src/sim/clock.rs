@@ -75,7 +75,7 @@ mod tests {
         let clock = SimClock::default();
         let deadline = clock.now() + Duration::from_secs(3600);
         let real_before = clock.timer_deadline(deadline);
-        let mut changes = clock.changes();
+        let changes = clock.changes();
         assert_eq!(
             clock.advance(Duration::from_secs(1800)),
             Duration::from_secs(1800)
