@@ -78,18 +78,33 @@ async fn metrics_parse_as_prometheus_text_with_the_documented_names_and_types() 
     service.ready().await;
     sim.post("/sim/step", json!({"count": 50})).await;
     sim.fault("malformed_frame", json!({})).await;
-    common::within("a reject to be counted", async {
-        while service
-            .metric("agentcast_rejects_total{reason=\"malformed\"}")
-            .await
-            < 1.0
-        {
-            actix_rt::time::sleep(Duration::from_millis(25)).await;
+    service
+        .metric_reaches("agentcast_rejects_total{reason=\"malformed\"}", 1.0)
+        .await;
+
+    // Some families appear only once their first sample is counted (a webhook delivery, an
+    // audit batch written): wait until every documented one is there.
+    let all_documented_present = |text: &str| {
+        DOCUMENTED.iter().all(|(name, _)| {
+            text.lines()
+                .any(|l| l.starts_with(&format!("# TYPE {name} ")))
+        })
+    };
+    let text = match actix_rt::time::timeout(common::WAIT, async {
+        loop {
+            let text = service.metrics_text().await;
+            if all_documented_present(&text) {
+                return text;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
         }
     })
-    .await;
-
-    let text = service.metrics_text().await;
+    .await
+    {
+        Ok(text) => text,
+        // Report what is missing below, from the latest text.
+        Err(_) => service.metrics_text().await,
+    };
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("/metrics parses as Prometheus text");
     let mut types: HashMap<&str, &str> = HashMap::new();
@@ -136,5 +151,38 @@ async fn metrics_parse_as_prometheus_text_with_the_documented_names_and_types() 
         })
         .expect("rejects by reason");
     assert!(matches!(rejects.value, Value::Counter(v) if v >= 1.0));
+    service.shutdown().await;
+}
+
+/// The tests' metric reader refuses a sample that is not there, naming it, so a misspelt
+/// name cannot read as 0 and pass; `metric_or_zero` is the explicit choice where absence
+/// means a counter not counted yet.
+#[actix_rt::test]
+async fn a_missing_sample_fails_naming_it_instead_of_reading_zero() {
+    use std::panic::AssertUnwindSafe;
+
+    use futures_util::FutureExt as _;
+
+    let sim = TestSim::start(5, |_| {});
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    let misspelt = "agentcast_rejects_totl{reason=\"malformed\"}";
+    let refused = AssertUnwindSafe(service.metric(misspelt))
+        .catch_unwind()
+        .await
+        .expect_err("a sample missing from /metrics fails the test");
+    let message = refused
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains(misspelt), "{message}");
+    assert_eq!(service.metric_or_zero(misspelt).await, 0.0);
+    assert!(
+        service
+            .metric("agentcast_signals_total{topic=\"reconciled\"}")
+            .await
+            >= 5.0,
+        "a present sample reads its value"
+    );
     service.shutdown().await;
 }

@@ -2,7 +2,7 @@
 
 mod sim_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use agentcast::sim::SimHandle;
@@ -10,16 +10,20 @@ use awc::ws::Frame;
 use serde_json::{Value, json};
 use sim_common::*;
 
+/// The topics [`subscribed`] subscribes, by their last part.
+const SUBSCRIBED: [&str; 3] = ["activity", "presence", "routingStatus"];
+
 /// An emulator, a client, an agent, and a connected socket subscribed to the agent's
-/// activity, presence and routingStatus topics.
+/// activity, presence and routingStatus topics. Nothing comes due on the emulator's clock but
+/// heartbeats, every `heartbeat`.
 async fn subscribed(heartbeat: Duration) -> (SimHandle, Client, String, String, Ws) {
-    let mut cfg = config(10);
+    let mut cfg = timeless(10);
     cfg.heartbeat_interval = heartbeat;
     let sim = start(cfg);
     let client = Client::new(&sim).await;
     let agent = agent_id(&client, 0).await;
     let (channel, uri) = client.channel().await;
-    let topics: Vec<String> = ["activity", "presence", "routingStatus"]
+    let topics: Vec<String> = SUBSCRIBED
         .iter()
         .map(|k| format!("v2.users.{agent}.{k}"))
         .collect();
@@ -28,7 +32,20 @@ async fn subscribed(heartbeat: Duration) -> (SimHandle, Client, String, String, 
     (sim, client, agent, channel, ws)
 }
 
-const QUIET: Duration = Duration::from_secs(30);
+/// A heartbeat interval that only an advance of the emulator's clock brings round.
+const QUIET: Duration = Duration::from_secs(3600);
+
+/// How many messages the socket of [`subscribed`] gets for a `set_state` answer: one per
+/// topic it published that the socket is subscribed to.
+fn messages_for(set_state: &Value) -> usize {
+    set_state["topics"]
+        .as_array()
+        .expect("the published topics")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|t| SUBSCRIBED.iter().any(|k| t.ends_with(&format!(".{k}"))))
+        .count()
+}
 
 #[actix_web::test]
 async fn expire_tokens_makes_every_token_answer_credentials_expired() {
@@ -121,22 +138,23 @@ async fn expire_channel_closes_its_socket_and_removes_it() {
 
 #[actix_web::test]
 async fn stop_heartbeats_withholds_heartbeats_and_pongs_until_cleared() {
-    let (_sim, client, _agent, _channel, mut ws) = subscribed(Duration::from_millis(100)).await;
-    let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
-    assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
+    let (_sim, client, _agent, _channel, mut ws) = subscribed(QUIET).await;
+    client.advance_clock(QUIET).await;
+    assert_eq!(next_kind(&mut ws).await, "WebSocket Heartbeat");
     client.fault("stop_heartbeats", json!({})).await;
-    // A heartbeat may already be in flight; after that, nothing for several intervals.
-    let _ = frame_within(&mut ws, Duration::from_millis(150)).await;
+    // A heartbeat comes due and a ping is sent; the emulator answers the protocol ping after
+    // them (frames in order), and nothing came before its pong.
+    client.advance_clock(QUIET).await;
     send_text(&mut ws, r#"{"message":"ping"}"#).await;
-    assert!(
-        frame_within(&mut ws, Duration::from_millis(600))
-            .await
-            .is_err(),
-        "silence"
+    assert_eq!(
+        until_protocol_pong(&mut ws).await,
+        Vec::<String>::new(),
+        "neither the due heartbeat nor the pong"
     );
     client.fault("clear", json!({})).await;
-    let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
-    assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
+    client.advance_clock(QUIET).await;
+    assert_eq!(next_kind(&mut ws).await, "WebSocket Heartbeat");
+    ping_pong(&mut ws, "pongs again once cleared").await;
 }
 
 #[actix_web::test]
@@ -171,17 +189,12 @@ async fn oversized_frame_sends_a_valid_subscribed_message_past_the_size() {
 #[actix_web::test]
 async fn duplicate_resends_the_last_event_with_the_same_bytes() {
     let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
-    client
+    let set = client
         .set_state(&agent, json!({"systemPresence": "Training"}))
         .await;
     let mut last = String::new();
-    for _ in 0..2 {
-        last = next_text(&mut ws).await; // presence, then activity (routing unchanged or not)
-    }
-    // Drain a possible routingStatus message.
-    while let Ok(Some(Frame::Text(bytes))) = frame_within(&mut ws, Duration::from_millis(200)).await
-    {
-        last = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    for _ in 0..messages_for(&set) {
+        last = next_text(&mut ws).await;
     }
     assert_eq!(
         client.fault("duplicate", json!({})).await["socketsAffected"],
@@ -193,16 +206,15 @@ async fn duplicate_resends_the_last_event_with_the_same_bytes() {
 #[actix_web::test]
 async fn stale_event_replays_the_previous_state_with_its_older_timestamps() {
     let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
-    client
+    let busy = client
         .set_state(&agent, json!({"systemPresence": "Busy"}))
         .await;
-    client
+    let meeting = client
         .set_state(&agent, json!({"systemPresence": "Meeting"}))
         .await;
     let mut latest_activity = Value::Null;
-    while let Ok(Some(Frame::Text(bytes))) = frame_within(&mut ws, Duration::from_millis(300)).await
-    {
-        let message: Value = serde_json::from_slice(&bytes).expect("json");
+    for _ in 0..messages_for(&busy) + messages_for(&meeting) {
+        let message = next_event(&mut ws).await;
         if message["topicName"]
             .as_str()
             .is_some_and(|t| t.ends_with(".activity"))
@@ -235,23 +247,32 @@ async fn stale_event_replays_the_previous_state_with_its_older_timestamps() {
     }
 }
 
+/// Long enough that no answer it holds back can pass for an undelayed one in [`WAIT`].
+const SLOW_REST_DELAY_MS: u64 = 60_000;
+
 #[actix_web::test]
-async fn slow_rest_delays_every_api_answer() {
-    let sim = start(config(5));
+async fn slow_rest_delays_every_api_answer_until_its_time_is_up_or_it_is_cleared() {
+    let sim = start(timeless(5));
     let client = Client::new(&sim).await;
-    client
-        .fault("slow_rest", json!({"delayMs": 300, "secs": 30}))
-        .await;
-    let started = Instant::now();
-    assert_eq!(
-        client.get("/api/v2/systempresences").await.status,
-        StatusCode::OK
-    );
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    let presences = "/api/v2/systempresences";
+    let held_back = || async {
+        client
+            .fault(
+                "slow_rest",
+                json!({"delayMs": SLOW_REST_DELAY_MS, "secs": 60}),
+            )
+            .await;
+        let delayed = tokio::time::timeout(Duration::from_secs(1), client.get(presences)).await;
+        assert!(delayed.is_err(), "answered although delayed a minute");
+    };
+    held_back().await;
+    // Its 60 s pass on the emulator's clock: answers are prompt again (`get` fails after
+    // WAIT, well short of the delay).
+    client.advance_clock(Duration::from_secs(61)).await;
+    assert_eq!(client.get(presences).await.status, StatusCode::OK);
+    held_back().await;
     client.fault("clear", json!({})).await;
-    let started = Instant::now();
-    client.get("/api/v2/systempresences").await;
-    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_eq!(client.get(presences).await.status, StatusCode::OK);
 }
 
 #[actix_web::test]

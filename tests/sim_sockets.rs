@@ -202,39 +202,46 @@ async fn a_second_socket_on_a_channel_closes_the_first() {
     assert_eq!(channels.body["channels"][0]["socketsOpened"], 2);
 }
 
+/// An interval no real-time test ever waits out: only advancing the emulator's clock brings
+/// the deadlines that are counted in it.
+const HOUR: Duration = Duration::from_secs(3600);
+
 #[actix_web::test]
 async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored() {
-    let mut cfg = config(5);
-    cfg.heartbeat_interval = Duration::from_millis(200);
+    let mut cfg = timeless(5);
+    cfg.heartbeat_interval = HOUR;
     let sim = start(cfg);
     let client = Client::new(&sim).await;
     let (_, uri) = client.channel().await;
     let mut ws = connect(&uri).await;
-    let started = std::time::Instant::now();
-    for _ in 0..2 {
-        let beat: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
-        assert_eq!(beat["eventBody"]["message"], "WebSocket Heartbeat");
-    }
-    assert!(
-        started.elapsed() >= Duration::from_millis(350),
-        "two intervals"
-    );
+    // Other text gets no answer: the next thing to come is the pong of the ping after it.
     send_text(&mut ws, "2024-05-01T12:00:00Z").await;
-    send_text(&mut ws, r#"{"message": "ping"}"#).await;
-    loop {
-        let message: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
-        match message["eventBody"]["message"].as_str() {
-            Some("pong") => break,
-            Some("WebSocket Heartbeat") => continue,
-            other => panic!("unexpected reply {other:?}"),
-        }
+    ping_pong(
+        &mut ws,
+        "no heartbeat before the first interval, no reply to other text",
+    )
+    .await;
+    for beat in 1..=2 {
+        client.advance_clock(HOUR / 2).await;
+        ping_pong(
+            &mut ws,
+            &format!("no heartbeat {beat} half an interval early"),
+        )
+        .await;
+        client.advance_clock(HOUR / 2).await;
+        assert_eq!(
+            next_kind(&mut ws).await,
+            "WebSocket Heartbeat",
+            "heartbeat {beat} once its interval passed"
+        );
     }
+    ping_pong(&mut ws, "one heartbeat per interval").await;
 }
 
 #[actix_web::test]
 async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
-    let mut cfg = config(50);
-    cfg.heartbeat_interval = Duration::from_millis(200);
+    let mut cfg = timeless(50);
+    cfg.heartbeat_interval = HOUR;
     cfg.events_per_sec = 3000.0;
     let sim = start(cfg);
     let client = Client::new(&sim).await;
@@ -257,48 +264,59 @@ async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
     let (channel, uri) = client.channel().await;
     client.subscribe(&channel, &topics).await;
     let mut ws = connect(&uri).await;
-    let (mut events, mut heartbeats, mut pinged) = (0, 0, false);
-    within("heartbeats and a pong among events", async {
+    let mut events = 0;
+    // Events flowing first, so the heartbeat and the pong meet a busy queue.
+    while events < 100 {
+        assert_ne!(
+            next_kind(&mut ws).await,
+            "WebSocket Heartbeat",
+            "a heartbeat before its interval"
+        );
+        events += 1;
+    }
+    client.advance_clock(HOUR).await;
+    within("a heartbeat among events", async {
+        while next_kind(&mut ws).await != "WebSocket Heartbeat" {
+            events += 1;
+        }
+    })
+    .await;
+    send_text(&mut ws, r#"{"message":"ping"}"#).await;
+    within("a pong among events", async {
         loop {
-            let message: Value = serde_json::from_str(&next_text(&mut ws).await).expect("json");
-            match message["eventBody"]["message"].as_str() {
-                _ if message["topicName"] != "channel.metadata" => events += 1,
-                Some("WebSocket Heartbeat") => heartbeats += 1,
-                Some("pong") => break,
-                other => panic!("unexpected {other:?}"),
-            }
-            if heartbeats >= 2 && !pinged {
-                send_text(&mut ws, r#"{"message":"ping"}"#).await;
-                pinged = true;
+            match next_kind(&mut ws).await.as_str() {
+                "pong" => break,
+                "WebSocket Heartbeat" => panic!("a second heartbeat within one interval"),
+                _ => events += 1,
             }
         }
     })
     .await;
-    assert!(events > 100, "events flowed meanwhile: {events}");
+    assert!(events >= 100, "events flowed meanwhile: {events}");
 }
 
 #[actix_web::test]
 async fn socket_closing_is_announced_then_the_socket_closes_after_the_grace() {
-    let sim = start(config(5));
+    let sim = start(timeless(5));
     let client = Client::new(&sim).await;
     let (channel, uri) = client.channel().await;
     let mut ws = connect(&uri).await;
-    let summary = client.fault("socket_closing", json!({})).await;
+    let summary = client
+        .fault("socket_closing", json!({"graceSecs": HOUR.as_secs()}))
+        .await;
     assert_eq!(summary["socketsAffected"], 1);
-    let started = std::time::Instant::now();
     let closing = next_event(&mut ws).await;
     assert_eq!(closing["topicName"], "v2.system.socket_closing");
     assert_eq!(closing["eventBody"]["channelId"], channel.as_str());
+    client.advance_clock(HOUR / 2).await;
+    ping_pong(&mut ws, "the socket stays open during the grace").await;
+    client.advance_clock(HOUR / 2).await;
     match next_frame(&mut ws, WAIT).await {
         Some(Frame::Close(reason)) => {
             assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))
         }
-        other => panic!("expected a close frame, got {other:?}"),
+        other => panic!("expected a close frame once the grace passed, got {other:?}"),
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "closed after the grace"
-    );
     let head = client
         .call(
             Method::HEAD,
@@ -313,37 +331,59 @@ async fn socket_closing_is_announced_then_the_socket_closes_after_the_grace() {
     );
 }
 
+/// A channel's `expires`, as the listing shows it.
+async fn expires(client: &Client, channel: &str) -> chrono::DateTime<chrono::Utc> {
+    let listed = client.get("/api/v2/notifications/channels").await;
+    let entity = listed.body["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .find(|c| c["id"] == channel)
+        .unwrap_or_else(|| panic!("channel {channel} listed in {}", listed.body))
+        .clone();
+    entity["expires"]
+        .as_str()
+        .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+        .unwrap_or_else(|| panic!("an RFC 3339 expires in {entity}"))
+        .with_timezone(&chrono::Utc)
+}
+
 #[actix_web::test]
 async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
-    let mut cfg = config(5);
-    cfg.channel_ttl = Duration::from_secs(3);
+    let mut cfg = timeless(5);
+    cfg.channel_ttl = HOUR;
     let sim = start(cfg);
     let client = Client::new(&sim).await;
     let agent = agent_id(&client, 0).await;
     let (channel, uri) = client.channel().await;
-    let created = std::time::Instant::now();
-    let first_expiry =
-        client.get("/api/v2/notifications/channels").await.body["entities"][0]["expires"].clone();
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    // A second channel, never resubscribed: its removal shows that an expiry sweep has run.
+    let (marker, _) = client.channel().await;
+    let first_expiry = expires(&client, &channel).await;
+    client.advance_clock(HOUR / 2).await;
     client
         .subscribe(&channel, &[format!("v2.users.{agent}.presence")])
         .await;
-    let second_expiry =
-        client.get("/api/v2/notifications/channels").await.body["entities"][0]["expires"].clone();
+    let second_expiry = expires(&client, &channel).await;
     assert!(
-        second_expiry.as_str() > first_expiry.as_str(),
-        "{second_expiry} after {first_expiry}"
+        second_expiry - first_expiry >= chrono::Duration::minutes(30),
+        "resubscribing moved expires from {first_expiry} to {second_expiry}"
     );
     let mut ws = connect(&uri).await;
-    actix_web::rt::time::sleep(
-        Duration::from_secs(3).saturating_sub(created.elapsed()) + Duration::from_millis(300),
-    )
+    // Past the first expiry, before the second.
+    client.advance_clock(HOUR * 3 / 4).await;
+    within("the marker channel to expire", async {
+        while client.head(&marker).await != StatusCode::NOT_FOUND {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
     .await;
     assert_eq!(
         client.head(&channel).await,
         StatusCode::OK,
         "alive past its first expiry"
     );
+    ping_pong(&mut ws, "its socket is still open").await;
+    client.advance_clock(HOUR).await;
     match next_frame(&mut ws, WAIT).await {
         Some(Frame::Close(reason)) => {
             assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))

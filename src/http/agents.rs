@@ -19,8 +19,8 @@ use crate::{
 const HUB_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/agents", web::get().to(all_agents))
-        .route("/v1/agents/{agent_id}", web::get().to(one_agent));
+    cfg.service(web::resource("/v1/agents").get(all_agents))
+        .service(web::resource("/v1/agents/{agent_id}").get(one_agent));
 }
 
 async fn all_agents(

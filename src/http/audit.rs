@@ -2,8 +2,10 @@
 //!
 //! Filters combine: `kind` (`broadcast`, `reject`, `eviction`, `webhook_attempt`, …),
 //! `agent` (an agent id), `since` (an RFC 3339 time: records at or after it; or a record id:
-//! records after it, for paging), `limit` (default 100, at most 1000). Records come oldest
-//! first; `next` is the `since` that fetches the following page (absent on the last page).
+//! records after it, for paging), `limit` (default 100, at most 1000; `0` or anything but a
+//! whole number is refused with 400). Records come oldest first; `next` is the `since` that
+//! fetches the following page (absent on the last page). A parameter given twice is refused
+//! with 400, like every malformed query.
 //!
 //! State: `web::Data<ApiKeys>` and `web::Data<Addr<AuditActor>>`.
 
@@ -13,14 +15,17 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{ApiKeys, AuthError};
+use super::{
+    auth::{ApiKeys, AuthError},
+    paging,
+};
 use crate::actors::audit::{AuditActor, AuditError, AuditQuery, MAX_QUERY_LIMIT, Since};
 
 /// Records returned when no `limit` is given.
 const DEFAULT_LIMIT: usize = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/audit", web::get().to(query));
+    cfg.service(web::resource("/v1/audit").get(query));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +63,7 @@ struct Params {
     kind: Option<String>,
     agent: Option<String>,
     since: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 async fn query(
@@ -70,10 +75,8 @@ async fn query(
     keys.authenticate_admin(&req)?;
     let params = params.into_inner();
     let since = params.since.as_deref().map(parse_since).transpose()?;
-    let limit = params
-        .limit
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_QUERY_LIMIT);
+    let limit = paging::limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_QUERY_LIMIT)
+        .map_err(AuditApiError::BadRequest)?;
     let records = audit
         .send(AuditQuery {
             kind: params.kind.filter(|k| !k.is_empty()),

@@ -42,8 +42,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws
      img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/dashboard/{file}", web::get().to(asset));
+    cfg.service(web::resource("/").get(index))
+        .service(web::resource("/dashboard/{file}").get(asset));
 }
 
 async fn index() -> HttpResponse {

@@ -15,7 +15,7 @@ use crate::actors::hub::{GetStats, HubHandle};
 const HUB_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/metrics", web::get().to(v1_metrics));
+    cfg.service(web::resource("/v1/metrics").get(v1_metrics));
 }
 
 async fn v1_metrics(fanout: web::Data<HubHandle>) -> HttpResponse {

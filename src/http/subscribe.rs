@@ -31,7 +31,7 @@ use crate::{
 pub const PATH: &str = "/v1/subscribe";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(PATH, web::get().to(subscribe));
+    cfg.service(web::resource(PATH).get(subscribe));
 }
 
 /// Why an upgrade was refused; always answered before the upgrade.

@@ -5,7 +5,7 @@
 //! | `GET  /v1/webhooks` | every endpoint with its health |
 //! | `GET  /v1/webhooks/{id}` | one endpoint |
 //! | `POST /v1/webhooks/{id}/enable` | re-enable a disabled endpoint |
-//! | `GET  /v1/webhooks/{id}/dead-letters?since=&limit=` | its dead letters, oldest first |
+//! | `GET  /v1/webhooks/{id}/dead-letters?since=&limit=` | its dead letters, oldest first (`limit` 1 to 1000) |
 //! | `POST /v1/webhooks/{id}/dead-letters/{event_id}/replay` | replay one |
 //! | `POST /v1/webhooks/{id}/replay?since=` | replay every dead letter accepted since a time |
 //! | `GET  /v1/webhooks/{id}/events/{event_id}/attempts` | every attempt for one event |
@@ -18,7 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{ApiKeys, AuthError};
+use super::{
+    auth::{ApiKeys, AuthError},
+    paging,
+};
 use crate::actors::webhook::{
     EnableEndpoint, ListAttempts, ListDeadLetters, ListEndpoints, MAX_LIST_LIMIT,
     ReplayDeadLetters, ReplaySelector, WebhookActor, WebhookError,
@@ -28,22 +31,13 @@ use crate::actors::webhook::{
 const DEFAULT_LIMIT: usize = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/webhooks", web::get().to(list))
-        .route("/v1/webhooks/{id}", web::get().to(one))
-        .route("/v1/webhooks/{id}/enable", web::post().to(enable))
-        .route(
-            "/v1/webhooks/{id}/dead-letters",
-            web::get().to(dead_letters),
-        )
-        .route(
-            "/v1/webhooks/{id}/dead-letters/{event_id}/replay",
-            web::post().to(replay_one),
-        )
-        .route("/v1/webhooks/{id}/replay", web::post().to(replay_since))
-        .route(
-            "/v1/webhooks/{id}/events/{event_id}/attempts",
-            web::get().to(attempts),
-        );
+    cfg.service(web::resource("/v1/webhooks").get(list))
+        .service(web::resource("/v1/webhooks/{id}").get(one))
+        .service(web::resource("/v1/webhooks/{id}/enable").post(enable))
+        .service(web::resource("/v1/webhooks/{id}/dead-letters").get(dead_letters))
+        .service(web::resource("/v1/webhooks/{id}/dead-letters/{event_id}/replay").post(replay_one))
+        .service(web::resource("/v1/webhooks/{id}/replay").post(replay_since))
+        .service(web::resource("/v1/webhooks/{id}/events/{event_id}/attempts").get(attempts));
 }
 
 /// Why an admin request failed.
@@ -150,7 +144,7 @@ async fn enable(
 #[derive(Debug, Deserialize)]
 struct ListParams {
     since: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 async fn dead_letters(
@@ -162,10 +156,8 @@ async fn dead_letters(
 ) -> Result<HttpResponse, AdminError> {
     admin(&req, &keys)?;
     let since = params.since.as_deref().map(parse_time).transpose()?;
-    let limit = params
-        .limit
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_LIST_LIMIT);
+    let limit = paging::limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIST_LIMIT)
+        .map_err(AdminError::BadRequest)?;
     let list = ask(
         &actor,
         ListDeadLetters {

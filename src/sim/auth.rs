@@ -138,7 +138,7 @@ pub async fn authorize(req: &HttpRequest) -> Result<Api, ApiError> {
         .cloned()
         .ok_or(ApiError::Injected { status: 500 })?;
     let token = bearer(req).ok_or(ApiError::AuthenticationRequired)?;
-    let now = Instant::now();
+    let now = sim.clock.now();
     let checked = lock(&sim.auth).check(&token, now);
     let client_id = match checked {
         Ok((client_id, rate)) => {

@@ -15,7 +15,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::Utc;
 use tokio::time::MissedTickBehavior;
 
 use crate::{
@@ -51,7 +50,7 @@ pub async fn run(sim: Arc<Sim>) {
         let elapsed = now - last;
         last = now;
         if now >= next_sweep {
-            sweep(&sim, now);
+            sweep(&sim, sim.clock.now());
             next_sweep = now + SWEEP;
         }
         if sim.paused() {
@@ -84,7 +83,7 @@ pub fn emit(sim: &Sim, count: u64) -> u64 {
         let mut world = lock(&sim.world);
         let mut hub = lock(&sim.hub);
         for _ in 0..batch {
-            let change = machine::step(&sim.org, &mut world, Utc::now());
+            let change = machine::step(&sim.org, &mut world, sim.clock.utc_now());
             publish(sim, &mut world, &mut hub, &change);
         }
         done += batch;

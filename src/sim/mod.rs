@@ -42,6 +42,7 @@
 mod admin;
 mod agent;
 mod auth;
+mod clock;
 mod emitter;
 mod faults;
 mod hub;

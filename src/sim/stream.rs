@@ -6,7 +6,8 @@
 //! - control commands from the hub and the fault endpoints (close, close after a grace,
 //!   abort without a close frame);
 //! - the channel's outbound queue (messages serialized once by the emitter);
-//! - the heartbeat timer (`channel.metadata` "WebSocket Heartbeat");
+//! - the heartbeat timer (`channel.metadata` "WebSocket Heartbeat"), on the emulator's clock
+//!   like the `socket_closing` grace: both are re-armed when a test advances the clock;
 //! - client frames: `{"message":"ping"}` is answered with a `channel.metadata` "pong",
 //!   protocol pings with pongs, any other text is ignored.
 //!
@@ -14,19 +15,24 @@
 //! still watches the control queue meanwhile, so a stuck client can be closed. No shared
 //! state is locked across an await.
 
-use std::{pin::pin, sync::Arc, time::Duration};
+use std::{
+    pin::{Pin, pin},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use bytestring::ByteString;
 use tokio::{
-    sync::mpsc,
-    time::{Instant, sleep_until},
+    sync::{mpsc, watch},
+    time::{Sleep, sleep_until},
 };
 
 use crate::{
     genesys::models::ChannelMetadataBody,
     sim::{
+        clock::SimClock,
         hub::{Control, SocketEnds, close_reason},
         messages,
         respond::ApiError,
@@ -66,7 +72,7 @@ pub async fn connect(
     let (response, session, stream) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let ends = lock(&sim.hub)
-        .attach(&channel_id, std::time::Instant::now())
+        .attach(&channel_id, sim.clock.now())
         .ok_or_else(not_found)?;
     tracing::info!(%channel_id, socket_id = ends.socket_id, "Socket connected.");
     let stream = stream.max_frame_size(MAX_CLIENT_FRAME_BYTES);
@@ -84,21 +90,31 @@ async fn serve(
     let heartbeat_text = messages::channel_metadata(HEARTBEAT);
     let pong_text = messages::channel_metadata("pong");
     let period = sim.config.heartbeat_interval;
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut closing: Option<Instant> = None;
+    let clock = &sim.clock;
+    let mut clock_moved = clock.changes();
+    // Deadlines on the emulator's clock, and the real-time timers that wait for them.
+    let mut next_beat = clock.now() + period;
+    let mut beat = pin!(sleep_until(clock.timer_deadline(next_beat)));
+    let mut closing = Closing::new(clock);
     // Biased: control, then heartbeats and client frames (rarely ready), then the queue, so
     // a busy queue never starves heartbeats or pongs.
     let exit = loop {
-        let deadline = closing.unwrap_or_else(far_future);
         let outgoing = tokio::select! {
             biased;
-            command = ends.control.recv() => match on_control(command, &mut closing) {
+            command = ends.control.recv() => match closing.on_control(command, clock) {
                 Some(exit) => break exit,
                 None => continue,
             },
-            () = sleep_until(deadline), if closing.is_some() => break closing_exit(),
-            _ = heartbeat.tick() => {
+            () = closing.timer.as_mut(), if closing.at.is_some() => break closing_exit(),
+            Ok(()) = clock_moved.changed() => {
+                beat.as_mut().reset(clock.timer_deadline(next_beat));
+                closing.rearm(clock);
+                continue;
+            }
+            () = beat.as_mut() => {
+                // A late beat is not made up for: the next one is a period after this one.
+                next_beat = clock.now() + period;
+                beat.as_mut().reset(clock.timer_deadline(next_beat));
                 if heartbeats_stopped(&sim) {
                     continue;
                 }
@@ -123,13 +139,22 @@ async fn serve(
                 None => break Exit::Close(close_reason(CloseCode::Away, "channel removed")),
             },
         };
-        if let Err(exit) = send(&mut session, outgoing, &mut ends.control, &mut closing).await {
+        if let Err(exit) = send(
+            &mut session,
+            outgoing,
+            &mut ends.control,
+            &mut closing,
+            &mut clock_moved,
+            clock,
+        )
+        .await
+        {
             break exit;
         }
         ends.messages_sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
-    lock(&sim.hub).detach(&channel_id, ends.socket_id, std::time::Instant::now());
+    lock(&sim.hub).detach(&channel_id, ends.socket_id, sim.clock.now());
     match exit {
         Exit::Close(reason) => {
             tracing::info!(%channel_id, socket_id = ends.socket_id, code = ?reason.code, "Closing socket.");
@@ -154,38 +179,63 @@ async fn send(
     session: &mut Session,
     text: ByteString,
     control: &mut mpsc::Receiver<Control>,
-    closing: &mut Option<Instant>,
+    closing: &mut Closing,
+    clock_moved: &mut watch::Receiver<Duration>,
+    clock: &SimClock,
 ) -> Result<(), Exit> {
     let mut write = pin!(session.text(text));
     loop {
-        let deadline = closing.unwrap_or_else(far_future);
         tokio::select! {
             biased;
             written = &mut write => return written.map_err(|_| Exit::ClientGone(None)),
             command = control.recv() => {
-                if let Some(exit) = on_control(command, closing) {
+                if let Some(exit) = closing.on_control(command, clock) {
                     return Err(exit);
                 }
             }
-            () = sleep_until(deadline), if closing.is_some() => return Err(closing_exit()),
+            () = closing.timer.as_mut(), if closing.at.is_some() => return Err(closing_exit()),
+            Ok(()) = clock_moved.changed() => closing.rearm(clock),
         }
     }
 }
 
-/// Applies a control command; `Some` when the socket must end.
-fn on_control(command: Option<Control>, closing: &mut Option<Instant>) -> Option<Exit> {
-    match command {
-        Some(Control::Close(reason)) => Some(Exit::Close(reason)),
-        Some(Control::Abort) => Some(Exit::Abort),
-        Some(Control::CloseAfter(grace)) => {
-            let at = Instant::now() + grace;
-            *closing = Some(closing.map_or(at, |c| c.min(at)));
-            None
+/// A close announced by `socket_closing`: when (on the emulator's clock) and its timer.
+struct Closing {
+    at: Option<Instant>,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Closing {
+    fn new(clock: &SimClock) -> Self {
+        Self {
+            at: None,
+            timer: Box::pin(sleep_until(clock.timer_deadline(far_future(clock)))),
         }
-        None => Some(Exit::Close(close_reason(
-            CloseCode::Away,
-            "channel removed",
-        ))),
+    }
+
+    /// Applies a control command; `Some` when the socket must end.
+    fn on_control(&mut self, command: Option<Control>, clock: &SimClock) -> Option<Exit> {
+        match command {
+            Some(Control::Close(reason)) => Some(Exit::Close(reason)),
+            Some(Control::Abort) => Some(Exit::Abort),
+            Some(Control::CloseAfter(grace)) => {
+                let at = clock.now() + grace;
+                self.at = Some(self.at.map_or(at, |c| c.min(at)));
+                self.rearm(clock);
+                None
+            }
+            None => Some(Exit::Close(close_reason(
+                CloseCode::Away,
+                "channel removed",
+            ))),
+        }
+    }
+
+    /// Points the timer at `at` again (after the clock moved, or `at` did).
+    fn rearm(&mut self, clock: &SimClock) {
+        if let Some(at) = self.at {
+            self.timer.as_mut().reset(clock.timer_deadline(at));
+        }
     }
 }
 
@@ -197,7 +247,7 @@ fn closing_exit() -> Exit {
 }
 
 fn heartbeats_stopped(sim: &Sim) -> bool {
-    lock(&sim.faults).heartbeats_stopped(std::time::Instant::now())
+    lock(&sim.faults).heartbeats_stopped(sim.clock.now())
 }
 
 /// `{"message":"ping"}` (any JSON spacing).
@@ -205,7 +255,7 @@ fn is_ping(text: &str) -> bool {
     serde_json::from_str::<ChannelMetadataBody>(text).is_ok_and(|b| b.message == "ping")
 }
 
-/// A deadline that never comes (for a disabled `sleep_until` branch).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365)
+/// A deadline that never comes (for a disabled timer).
+fn far_future(clock: &SimClock) -> Instant {
+    clock.now() + Duration::from_secs(86_400 * 365)
 }

@@ -17,6 +17,7 @@ use crate::sim::{
     SimConfig,
     agent::{AgentState, Media},
     auth::Auth,
+    clock::SimClock,
     faults::Faults,
     hub::Hub,
     org::{
@@ -123,6 +124,8 @@ pub struct Sim {
     pub faults: Mutex<Faults>,
     pub calls: Mutex<CallStats>,
     pub downloads: Mutex<Downloads>,
+    /// What every deadline of the emulator is measured on (tests move it forward).
+    pub clock: SimClock,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// `ws://127.0.0.1:PORT`.
@@ -145,6 +148,7 @@ impl Sim {
             )),
             faults: Mutex::new(Faults::default()),
             calls: Mutex::new(CallStats::default()),
+            clock: SimClock::default(),
             downloads: Mutex::new(Downloads::default()),
             ws_base: base.replacen("http://", "ws://", 1),
             base,

@@ -160,17 +160,37 @@ impl TestService {
         .expect("utf-8")
     }
 
-    /// The value of one sample, e.g. `agentcast_rejects_total{reason="stale"}` (0 if absent).
+    /// The value of one sample, e.g. `agentcast_rejects_total{reason="stale"}`. A sample that
+    /// is not in `/metrics` fails the test, naming it: a misspelt name must not read as 0.
     pub async fn metric(&self, sample: &str) -> f64 {
-        self.metrics_text()
-            .await
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix(sample)
-                    .and_then(|rest| rest.strip_prefix(' '))
-                    .and_then(|v| v.trim().parse().ok())
-            })
-            .unwrap_or(0.0)
+        let text = self.metrics_text().await;
+        sample_value(&text, sample).unwrap_or_else(|| {
+            let family = sample.split('{').next().unwrap_or(sample);
+            let present: Vec<&str> = text
+                .lines()
+                .filter(|line| line.starts_with(family))
+                .collect();
+            panic!("no sample {sample} in /metrics; samples of {family}: {present:?}")
+        })
+    }
+
+    /// The value of one sample, 0 if it is absent. Only for a labelled counter that may not
+    /// have been counted yet: Prometheus prints a label set once it has been used, so before
+    /// the first reject, say, `agentcast_rejects_total{reason="stale"}` is absent and means 0.
+    /// (A misspelt name then reads 0 too: use it to wait for a rise, which never comes for a
+    /// misspelt name and so fails the wait, never to assert a value.)
+    pub async fn metric_or_zero(&self, sample: &str) -> f64 {
+        sample_value(&self.metrics_text().await, sample).unwrap_or(0.0)
+    }
+
+    /// Waits until `sample` reaches at least `at_least` (absent counts as 0 meanwhile).
+    pub async fn metric_reaches(&self, sample: &str, at_least: f64) {
+        within(&format!("{sample} to reach {at_least}"), async {
+            while self.metric_or_zero(sample).await < at_least {
+                actix_rt::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await
     }
 
     /// Waits until `/readyz` says ready.
@@ -193,6 +213,15 @@ impl TestService {
             within("shutdown", service.shutdown()).await;
         }
     }
+}
+
+/// The value of `sample` in Prometheus text, if the sample is there.
+fn sample_value(text: &str, sample: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(sample)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 /// Differences between agentcast's view and the emulator's truth, one line each.

@@ -36,6 +36,20 @@ pub fn config(agents: u32) -> SimConfig {
     }
 }
 
+/// [`config`] in which nothing comes due while a test advances the emulator's clock by a few
+/// hours (tokens, channels, heartbeats and the closing grace last a year), except what the
+/// test sets itself.
+pub fn timeless(agents: u32) -> SimConfig {
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+    SimConfig {
+        token_lifetime: YEAR,
+        heartbeat_interval: YEAR,
+        channel_ttl: YEAR,
+        socket_closing_grace: YEAR,
+        ..config(agents)
+    }
+}
+
 pub fn start(config: SimConfig) -> SimHandle {
     sim::spawn(config).expect("the emulator starts")
 }
@@ -208,6 +222,20 @@ impl Client {
         reply.body
     }
 
+    /// Moves the emulator's clock forward (`POST /sim/clock`): its TTLs, heartbeats and timed
+    /// faults come due without the test sleeping.
+    pub async fn advance_clock(&self, by: Duration) {
+        let advance_ms = u64::try_from(by.as_millis()).expect("a sane advance");
+        let reply = self
+            .admin(
+                Method::POST,
+                "/sim/clock",
+                Some(json!({"advanceMs": advance_ms})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+
     pub async fn fault(&self, name: &str, body: Value) -> Value {
         let reply = self
             .admin(Method::POST, &format!("/sim/faults/{name}"), Some(body))
@@ -313,6 +341,54 @@ where
     )
     .await
     .expect("sent");
+}
+
+/// What the next text frame is: the body's `message` for `channel.metadata` (heartbeat,
+/// pong), else the topic.
+pub async fn next_kind(ws: &mut Ws) -> String {
+    let message: Value = serde_json::from_str(&next_text(ws).await).expect("json");
+    if message["topicName"] == "channel.metadata" {
+        message["eventBody"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        message["topicName"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Sends a ping and waits for its pong; fails if anything else comes first.
+pub async fn ping_pong(ws: &mut Ws, before: &str) {
+    send_text(ws, r#"{"message": "ping"}"#).await;
+    assert_eq!(next_kind(ws).await, "pong", "{before}");
+}
+
+/// Sends an RFC 6455 ping, which the emulator answers whatever the faults, and returns the
+/// kinds of the text frames that came before its pong: what the emulator sent before it read
+/// the ping (a socket's frames are handled in order).
+pub async fn until_protocol_pong(ws: &mut Ws) -> Vec<String> {
+    within(
+        "WebSocket ping",
+        ws.send(Message::Ping(actix_web::web::Bytes::from_static(b"marker"))),
+    )
+    .await
+    .expect("sent");
+    let mut before = Vec::new();
+    loop {
+        match next_frame(ws, WAIT).await {
+            Some(Frame::Pong(bytes)) if &bytes[..] == b"marker" => return before,
+            Some(Frame::Text(bytes)) => {
+                let message: Value = serde_json::from_slice(&bytes).expect("json");
+                let kind = match message["eventBody"]["message"].as_str() {
+                    Some(m) if message["topicName"] == "channel.metadata" => m.to_owned(),
+                    _ => message["topicName"].as_str().unwrap_or_default().to_owned(),
+                };
+                before.push(kind);
+            }
+            Some(Frame::Ping(_) | Frame::Pong(_)) => {}
+            other => panic!("expected frames until the pong, got {other:?}"),
+        }
+    }
 }
 
 /// A fixture from `tests/fixtures/genesys`.

@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -151,7 +150,7 @@ async fn set_state(
     let wanted = check(org, super::optional_body(&body)?)?;
     let mut world = lock(&sim.world);
     let state = &mut world.agents[agent as usize];
-    let ts = state.stamp(Utc::now());
+    let ts = state.stamp(sim.clock.utc_now());
     let mut topics = Topics::default();
     for (media, n) in &wanted.conversations {
         state.conversations[media.index()] = *n;

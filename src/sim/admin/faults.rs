@@ -18,7 +18,7 @@
 //! | `channel_without_uri` | `{count}` | the next `count` created channels have no `connectUri` (a broken answer) | `{count}` |
 //! | `clear` | | disarms every lasting fault | `{cleared: true}` |
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -82,7 +82,7 @@ async fn fault(
     body.secs = at_most(body.secs, MAX_FAULT_SECS, "secs")?;
     body.grace_secs = at_most(body.grace_secs, MAX_FAULT_SECS, "graceSecs")?;
     body.delay_ms = at_most(body.delay_ms, MAX_DELAY_MS, "delayMs")?;
-    let now = Instant::now();
+    let now = sim.clock.now();
     let summary = match name.as_str() {
         "clear" => {
             lock(&sim.faults).clear();

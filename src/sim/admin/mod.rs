@@ -9,6 +9,7 @@
 //! | `POST /sim/pause`, `POST /sim/resume` | | `{paused}` |
 //! | `POST /sim/rate` | `{eventsPerSec}` | `{eventsPerSec}` |
 //! | `POST /sim/step` | `{count}` | `{emitted, eventsEmitted}` |
+//! | `POST /sim/clock` | `{advanceMs}` | `{offsetMs}`: the emulator's clock moved forward (see `clock.rs`), how far ahead of real time it now is |
 //! | `POST /sim/agents/{id}/state` | see `agents.rs` | `{agent, topics}` |
 //! | `POST /sim/agents/{id}/utilization` | `{utilization:{call:{maximumCapacity}}}` | the user utilization |
 //! | `POST /sim/agents/{id}/shifts` | `{shifts:[..]}` or `{offShift:true}` | `{shifts, topics}` |
@@ -21,7 +22,6 @@ mod shifts;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -39,6 +39,8 @@ use crate::{
 
 /// Most changes one `POST /sim/step` may ask for.
 const MAX_STEP: u64 = 1_000_000;
+/// Most one `POST /sim/clock` may advance the clock: a year.
+const MAX_ADVANCE_MS: u64 = 365 * 86_400 * 1000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sim/truth", web::get().to(truth))
@@ -48,7 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sim/pause", web::post().to(pause))
         .route("/sim/resume", web::post().to(resume))
         .route("/sim/rate", web::post().to(rate))
-        .route("/sim/step", web::post().to(step));
+        .route("/sim/step", web::post().to(step))
+        .route("/sim/clock", web::post().to(advance_clock));
     agents::configure(cfg);
     faults::configure(cfg);
 }
@@ -76,7 +79,7 @@ pub fn truth_agent(sim: &Sim, world: &World, agent: u32) -> TruthAgent {
     let state = &world.agents[agent as usize];
     let status = &state.status;
     let on_shift =
-        crate::sim::org::schedule::scheduled_at(&world.shifts[agent as usize], Utc::now())
+        crate::sim::org::schedule::scheduled_at(&world.shifts[agent as usize], sim.clock.utc_now())
             != crate::sim::org::schedule::Scheduled::OffShift;
     TruthAgent {
         id: def.id.clone(),
@@ -91,7 +94,7 @@ pub fn truth_agent(sim: &Sim, world: &World, agent: u32) -> TruthAgent {
             .map(|m| (m.name(), state.conversations[m.index()]))
             .collect(),
         on_shift,
-        scheduled_activity: scheduled_category(org, world, agent, Utc::now())
+        scheduled_activity: scheduled_category(org, world, agent, sim.clock.utc_now())
             .map(|c| c.as_str().to_owned()),
         out_of_office: status.out_of_office,
         over_capacity: world.over_capacity(agent),
@@ -204,6 +207,30 @@ async fn step(body: web::Bytes, sim: web::Data<Sim>) -> Result<HttpResponse, Api
         .map_err(|e| ApiError::BadRequest(format!("step failed: {e}")))?;
     let total = lock(&sim.world).events_emitted;
     Ok(HttpResponse::Ok().json(json!({"emitted": emitted, "eventsEmitted": total})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockBody {
+    advance_ms: u64,
+}
+
+async fn advance_clock(body: web::Bytes, sim: web::Data<Sim>) -> Result<HttpResponse, ApiError> {
+    let ClockBody { advance_ms } = parse_json(&body)?;
+    if advance_ms > MAX_ADVANCE_MS {
+        return Err(ApiError::BadRequest(format!(
+            "advanceMs must be at most {MAX_ADVANCE_MS}"
+        )));
+    }
+    let offset = sim
+        .clock
+        .advance(std::time::Duration::from_millis(advance_ms));
+    tracing::info!(
+        advance_ms,
+        offset_ms = offset.as_millis(),
+        "Clock advanced."
+    );
+    Ok(HttpResponse::Ok().json(json!({"offsetMs": offset.as_millis() as u64})))
 }
 
 /// Parses an optional JSON body: empty means `{}`.

@@ -121,7 +121,7 @@ pub(super) async fn set_shifts(
     let org = &sim.org;
     let agent = agent(org, &path)?;
     let body: ShiftsBody = parse_json(&body)?;
-    let now = Utc::now();
+    let now = sim.clock.utc_now();
     let mut world = lock(&sim.world);
     let old = world.shifts[agent as usize].clone();
     let new: Vec<ShiftPlan> = match (body.off_shift, body.shifts) {

@@ -11,10 +11,7 @@
 //!   both extend `expires` to now + channel TTL, even when nothing changed;
 //! - DELETE answers 204 with no body.
 
-use std::time::Instant;
-
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 
 use super::Params;
 use crate::{
@@ -46,7 +43,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn create(api: Api, sim: web::Data<Sim>) -> HttpResponse {
     let mut hub = lock(&sim.hub);
-    let (channel, evicted) = hub.create(&api.client_id, &api.token, Instant::now(), Utc::now());
+    let (channel, evicted) = hub.create(
+        &api.client_id,
+        &api.token,
+        sim.clock.now(),
+        sim.clock.utc_now(),
+    );
     let mut model = channel.to_model(&sim.ws_base);
     drop(hub);
     if lock(&sim.faults).take_channel_without_uri() {
@@ -184,8 +186,14 @@ fn subscribe(
     }
     let mut hub = lock(&sim.hub);
     owned(&hub, &api, channel_id)?;
-    hub.subscribe(channel_id, mode, accepted, Instant::now(), Utc::now())
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    hub.subscribe(
+        channel_id,
+        mode,
+        accepted,
+        sim.clock.now(),
+        sim.clock.utc_now(),
+    )
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let channel = owned(&hub, &api, channel_id)?;
     tracing::debug!(%channel_id, topics = channel.topics.len(), "Subscriptions changed.");
     Ok(HttpResponse::Ok().json(listing(channel, rejected)))
@@ -198,6 +206,6 @@ async fn clear_subscriptions(
 ) -> Result<HttpResponse, ApiError> {
     let mut hub = lock(&sim.hub);
     owned(&hub, &api, &path)?;
-    hub.clear(&path, Instant::now());
+    hub.clear(&path, sim.clock.now());
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,8 +6,6 @@
 //! first), 400 `invalid_request` without `grant_type`, 400 `unsupported_grant_type` for any
 //! grant but `client_credentials`. `token_type` is `bearer` (UNCONFIRMED casing).
 
-use std::time::Instant;
-
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use base64::Engine;
 
@@ -40,7 +38,7 @@ async fn token(req: HttpRequest, body: web::Bytes, sim: web::Data<Sim>) -> HttpR
         ),
         Some("client_credentials") => {
             let (access_token, expires_in) =
-                lock(&sim.auth).issue(&sim.config.client_id, Instant::now());
+                lock(&sim.auth).issue(&sim.config.client_id, sim.clock.now());
             HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(AuthResponse {
