@@ -11,7 +11,7 @@ use agentcast::{
         Broadcasted,
         audit::{
             ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, Flush, Shutdown,
-            verify_path,
+            records, verify_path,
         },
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
@@ -79,38 +79,32 @@ async fn every_kind_of_happening_becomes_one_record() {
     let dir = tempfile::tempdir().unwrap();
     let (audit, _) = start_audit(&dir, |_| {});
 
-    // What other actors witness, as they will send it.
+    // What other actors witness, built by the constructors they use.
     let b = Arc::new(broadcast("evt_b1", 1, "agent-1", Scope::GlobalRouting));
     audit.do_send(Broadcasted {
         broadcast: b.clone(),
     });
-    audit.do_send(agentcast::actors::audit::rejected(&Rejected {
+    audit.do_send(records::reject(&Rejected {
         reason: RejectReason::Stale,
         agent_id: Some("agent-2".into()),
-        topic: Some("v2.users.agent-2.activity".into()),
+        topic: Some("activity".into()),
         detail: "older than the current state".into(),
-        correlation_id: None,
+        correlation_id: Some("corr-1".into()),
     }));
-    audit.do_send(record(
-        AuditKind::Eviction,
-        None,
-        json!({"session_id": 7, "reason": "slow consumer"}),
-    ));
-    audit.do_send(record(
-        AuditKind::UpstreamConnect,
-        None,
-        json!({"channel": "c1", "reconnect": false}),
-    ));
-    audit.do_send(record(
-        AuditKind::UpstreamDisconnect,
-        None,
-        json!({"channel": "c1", "code": 1006}),
-    ));
-    audit.do_send(record(
-        AuditKind::UpstreamConnect,
-        None,
-        json!({"channel": "c1", "reconnect": true}),
-    ));
+    audit.do_send(records::eviction(&records::Eviction {
+        session_id: "7".into(),
+        key: "wallboard",
+        reason: "slow_consumer",
+        code: 4008,
+        queued_bytes: 2 << 20,
+        queue_max_bytes: 1 << 20,
+        stale_timeout_secs: 30,
+        idle_secs: 0.5,
+        peer: None,
+    }));
+    audit.do_send(records::upstream_connect("c1"));
+    audit.do_send(records::upstream_disconnect("c1", "heartbeat_timeout"));
+    audit.do_send(records::upstream_connect("c1"));
 
     // The webhook actor's own records: attempts and outcomes, a dead letter, a disable.
     let mut receiver = TestReceiver::start(Box::new(|r: &Received| match r.id.as_str() {
@@ -182,15 +176,38 @@ async fn every_kind_of_happening_becomes_one_record() {
     let rejects = query(&audit, kind("reject")).await;
     assert_eq!(rejects.len(), 1);
     assert_eq!(rejects[0].details["reason"], "stale");
+    assert_eq!(rejects[0].details["correlation_id"], "corr-1");
     assert_eq!(rejects[0].agent_id.as_deref(), Some("agent-2"));
-    assert_eq!(counts(&query(&audit, kind("eviction")).await), 1);
-    assert_eq!(counts(&query(&audit, kind("upstream_disconnect")).await), 1);
+    let evictions = query(&audit, kind("eviction")).await;
+    assert_eq!(evictions.len(), 1);
+    assert_eq!(evictions[0].details["code"], 4008);
+    let disconnects = query(&audit, kind("upstream_disconnect")).await;
+    assert_eq!(disconnects.len(), 1, "one record per disconnect");
+    assert_eq!(disconnects[0].details["channel_id"], "c1");
     let connects = query(&audit, kind("upstream_connect")).await;
-    let reconnects: Vec<bool> = connects
-        .iter()
-        .map(|r| r.details["reconnect"].as_bool().unwrap())
-        .collect();
-    assert_eq!(reconnects, [false, true], "a connect and a reconnect");
+    assert_eq!(connects.len(), 2, "a connect and a reconnect");
+    assert!(connects.iter().all(|r| r.details["channel_id"] == "c1"));
+    // One convention for every detail field: snake_case, like `agent_id` and the config.
+    for record in query(
+        &audit,
+        AuditQuery {
+            kind: None,
+            ..kind("")
+        },
+    )
+    .await
+    {
+        if record.kind == "config_change" {
+            continue;
+        }
+        for key in record.details.as_object().unwrap().keys() {
+            assert!(
+                !key.chars().any(|c| c.is_ascii_uppercase()),
+                "{} record field {key:?} is not snake_case",
+                record.kind
+            );
+        }
+    }
 
     let broadcasts = query(&audit, kind("broadcast")).await;
     assert_eq!(broadcasts.len(), 1);
@@ -482,7 +499,7 @@ async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() 
     let gaps = query(&audit, kind("audit_gap")).await;
     let reported: u64 = gaps
         .iter()
-        .map(|g| g.details["unwritten"].as_u64().unwrap())
+        .map(|g| g.details["count"].as_u64().unwrap())
         .sum();
     assert_eq!(reported, unwritten, "the chain says how many are missing");
     verify_path(&dir.path().join("audit.sqlite")).expect("the chain is intact");

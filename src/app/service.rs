@@ -30,7 +30,7 @@ use crate::{
         webhook::{self, WebhookActor, WebhookConfig, WebhookError, WebhookMetrics},
     },
     config::{ConfigError, Credentials, Settings},
-    event::{AuditKind, AuditRecord, AuditSink},
+    event::AuditSink,
     genesys::{ClientConfig, GenesysClient, GenesysError, backoff::Backoff},
     http::{
         self,
@@ -163,7 +163,7 @@ impl Service {
         )?;
         let audit_sink: AuditSink = audit.clone().recipient();
         let effective = serde_json::to_value(settings.as_ref()).unwrap_or_default();
-        audit_sink.do_send(AuditRecord::now(AuditKind::ConfigChange, None, effective));
+        audit_sink.do_send(audit::records::config_change(effective));
         let webhooks = WebhookActor::start(
             webhook_config,
             WebhookMetrics::new(metrics.registry()),

@@ -24,6 +24,7 @@
 //! starts from ([`chain::verify`]).
 
 pub mod chain;
+pub mod records;
 mod writer;
 
 use std::{collections::VecDeque, path::PathBuf, time::Duration};
@@ -34,7 +35,6 @@ use actix::{
 };
 use chrono::Utc;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
@@ -46,12 +46,14 @@ pub use self::{
 use super::Broadcasted;
 use crate::{
     config::{AuditSettings, secs},
-    event::{AuditKind, AuditRecord, Rejected},
+    event::{AuditKind, AuditRecord},
     store::{StoreError, Synchronous},
 };
 
 /// The kind of the record that reports records the trail could not keep.
-pub const GAP_KIND: &str = "audit_gap";
+pub const GAP_KIND: &str = AuditKind::Gap.as_str();
+/// Why the audit actor itself left records out.
+const QUEUE_FULL: &str = "the audit queue was full (audit.queue_capacity)";
 /// Wait before retrying a batch whose write failed.
 const WRITE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Records removed per retention transaction.
@@ -65,20 +67,6 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("the audit actor is not running")]
     Stopped,
-}
-
-/// The audit record of an input refused by validation (for the validator to send).
-pub fn rejected(r: &Rejected) -> AuditRecord {
-    AuditRecord::now(
-        AuditKind::Reject,
-        r.agent_id.clone(),
-        serde_json::json!({
-            "reason": r.reason.as_str(),
-            "topic": r.topic,
-            "detail": r.detail,
-            "correlation_id": r.correlation_id,
-        }),
-    )
 }
 
 /// What the audit actor is configured with.
@@ -204,9 +192,45 @@ pub struct Shutdown {
 /// Records that could not be kept since the last gap record.
 #[derive(Debug, Default)]
 struct Gap {
+    /// Events they stood for (a dropped gap record stands for the events it reported).
     count: u64,
-    first_at: Option<chrono::DateTime<Utc>>,
-    last_at: Option<chrono::DateTime<Utc>>,
+    seqs: Option<(u64, u64)>,
+    times: Option<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)>,
+}
+
+impl Gap {
+    fn absorb(&mut self, missing: &Missing) {
+        self.count += missing.count;
+        self.seqs = span(self.seqs, missing.seqs);
+        self.times = span(self.times, Some(missing.times));
+    }
+}
+
+/// The smallest range holding both.
+fn span<T: Ord + Copy>(a: Option<(T, T)>, b: Option<(T, T)>) -> Option<(T, T)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What leaving one record out of the chain loses.
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    count: u64,
+    seqs: Option<(u64, u64)>,
+    times: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+}
+
+impl Missing {
+    /// One record, dated `at`, that is not a broadcast.
+    fn one(at: chrono::DateTime<Utc>) -> Self {
+        Self {
+            count: 1,
+            seqs: None,
+            times: (at, at),
+        }
+    }
 }
 
 pub struct AuditActor {
@@ -242,7 +266,9 @@ impl AuditActor {
         .start())
     }
 
-    fn push(&mut self, record: PendingRecord, ctx: &mut Context<Self>) {
+    /// Queues a record, or, when the queue is full, counts it into the current gap.
+    /// `missing` is what leaving it out loses.
+    fn push(&mut self, record: AuditRecord, missing: Missing, ctx: &mut Context<Self>) {
         self.close_gap();
         if self.queue.len() >= self.config.queue_capacity {
             if self.gap.count == 0 {
@@ -251,16 +277,23 @@ impl AuditActor {
                     "Audit queue full: records cannot be kept until the writer catches up."
                 );
             }
-            self.gap.count += 1;
-            self.gap.first_at.get_or_insert(record.at);
-            self.gap.last_at = Some(record.at);
+            self.gap.absorb(&missing);
             self.metrics.unwritten.inc();
             return;
         }
-        self.queue.push_back(record);
+        self.enqueue(record);
+        self.write(ctx);
+    }
+
+    fn enqueue(&mut self, record: AuditRecord) {
+        self.queue.push_back(PendingRecord {
+            at: record.at,
+            kind: record.kind.as_str(),
+            agent_id: record.agent_id,
+            details: record.details,
+        });
         self.accepted += 1;
         self.metrics.queued.set(self.queue.len() as i64);
-        self.write(ctx);
     }
 
     /// Once there is room after a gap, records it in the chain where it happened.
@@ -269,21 +302,20 @@ impl AuditActor {
             return;
         }
         let gap = std::mem::take(&mut self.gap);
+        let Some((first_at, last_at)) = gap.times else {
+            return;
+        };
         warn!(
             unwritten = gap.count,
             "Audit writer caught up; the gap is recorded."
         );
-        self.queue.push_back(PendingRecord {
-            at: Utc::now(),
-            kind: GAP_KIND,
-            agent_id: None,
-            details: serde_json::json!({
-                "unwritten": gap.count,
-                "first_at": gap.first_at,
-                "last_at": gap.last_at,
-                "reason": "the audit queue was full",
-            }),
-        });
+        self.enqueue(records::gap(&records::Gap {
+            count: gap.count,
+            seqs: gap.seqs,
+            first_at,
+            last_at,
+            reason: QUEUE_FULL.into(),
+        }));
     }
 
     /// Writes what is queued (up to `batch_max`) in one transaction, unless a write is in
@@ -295,8 +327,6 @@ impl AuditActor {
         self.writing = true;
         let take = self.queue.len().min(self.config.batch_max);
         let batch: Vec<PendingRecord> = self.queue.drain(..take).collect();
-        // Gap records are not in `accepted`, so they do not count towards `committed`.
-        let counted = batch.iter().filter(|r| r.kind != GAP_KIND).count() as u64;
         let written = batch.len() as u64;
         let timer = self.metrics.batch_seconds.start_timer();
         let write = self.writer.send(WriteBatch { records: batch });
@@ -304,7 +334,7 @@ impl AuditActor {
             timer.observe_duration();
             let (error, returned) = match res {
                 Ok(Ok(_)) => {
-                    act.written(written, counted);
+                    act.written(written);
                     act.write(ctx);
                     return;
                 }
@@ -324,10 +354,10 @@ impl AuditActor {
         }));
     }
 
-    /// A batch of `written` records, `counted` of them flushable, is committed.
-    fn written(&mut self, written: u64, counted: u64) {
+    /// A batch of `written` records is committed.
+    fn written(&mut self, written: u64) {
         self.metrics.written.inc_by(written);
-        self.committed += counted;
+        self.committed += written;
         let committed = self.committed;
         let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flush_waiters)
             .into_iter()
@@ -397,18 +427,9 @@ impl Actor for AuditActor {
                 }));
             });
         }
-        self.push(
-            PendingRecord {
-                at: Utc::now(),
-                kind: AuditKind::Start.as_str(),
-                agent_id: None,
-                details: serde_json::json!({
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "pid": std::process::id(),
-                }),
-            },
-            ctx,
-        );
+        let start = records::start();
+        let missing = Missing::one(start.at);
+        self.push(start, missing, ctx);
     }
 }
 
@@ -416,15 +437,8 @@ impl Handler<AuditRecord> for AuditActor {
     type Result = ();
 
     fn handle(&mut self, msg: AuditRecord, ctx: &mut Context<Self>) {
-        self.push(
-            PendingRecord {
-                at: msg.at,
-                kind: msg.kind.as_str(),
-                agent_id: msg.agent_id,
-                details: msg.details,
-            },
-            ctx,
-        );
+        let missing = Missing::one(msg.at);
+        self.push(msg, missing, ctx);
     }
 }
 
@@ -433,24 +447,12 @@ impl Handler<Broadcasted> for AuditActor {
 
     fn handle(&mut self, msg: Broadcasted, ctx: &mut Context<Self>) {
         let b = &msg.broadcast;
-        self.push(
-            PendingRecord {
-                at: b.broadcast_at,
-                kind: AuditKind::Broadcast.as_str(),
-                agent_id: Some(b.agent_id.clone()),
-                details: serde_json::json!({
-                    "seq": b.seq,
-                    "event_id": b.event_id,
-                    "scope": b.scope,
-                    "violations": b.violations,
-                    "validated": b.validated,
-                    "latency_ms": b.latency_ms,
-                    // The exact payload sent, by hash: the trail proves what went out.
-                    "payload_sha256": hex::encode(Sha256::digest(&b.json)),
-                }),
-            },
-            ctx,
-        );
+        let missing = Missing {
+            count: 1,
+            seqs: Some((b.seq, b.seq)),
+            times: (b.broadcast_at, b.broadcast_at),
+        };
+        self.push(records::broadcast(b), missing, ctx);
     }
 }
 
@@ -469,15 +471,9 @@ impl Handler<Shutdown> for AuditActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
-        self.push(
-            PendingRecord {
-                at: Utc::now(),
-                kind: AuditKind::Stop.as_str(),
-                agent_id: None,
-                details: serde_json::json!({ "reason": msg.reason }),
-            },
-            ctx,
-        );
+        let stop = records::stop(&msg.reason);
+        let missing = Missing::one(stop.at);
+        self.push(stop, missing, ctx);
         let done = self.flush();
         Box::pin(async move {
             let _ = done.await;

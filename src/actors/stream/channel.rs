@@ -24,13 +24,15 @@ use actix::{
 use actix_codec::Framed;
 use awc::{BoxedSocket, error::WsProtocolError, ws};
 use futures_util::{StreamExt, stream::SplitSink};
-use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::{GenesysStreamActor, StreamContext};
 use crate::{
-    actors::validator::{AgentSignal, SignalInput},
-    event::{AgentId, AuditKind, AuditRecord, RejectReason},
+    actors::{
+        audit::records,
+        validator::{AgentSignal, SignalInput},
+    },
+    event::{AgentId, AuditRecord, RejectReason, Rejected},
     genesys::{
         models::Channel,
         notification::{self, Notification},
@@ -174,7 +176,7 @@ impl ChannelActor {
                 act.attempt = 0;
                 act.cx.metrics.channels_connected.inc();
                 info!(channel_id = %act.channel.id, index = act.index, "Channel socket connected.");
-                act.audit(AuditKind::UpstreamConnect, json!({"channelId": act.channel.id}));
+                act.audit(records::upstream_connect(&act.channel.id));
                 act.parent.do_send(ChannelUp { index: act.index });
             }
             Err(SocketError::ChannelGone { .. }) => {
@@ -193,10 +195,10 @@ impl ChannelActor {
     fn reconnect(&mut self, cause: ReconnectCause, ctx: &mut Context<Self>) {
         self.drop_socket(ctx);
         warn!(channel_id = %self.channel.id, cause = cause.as_str(), "Channel socket lost; reconnecting.");
-        self.audit(
-            AuditKind::UpstreamDisconnect,
-            json!({"channelId": self.channel.id, "cause": cause.as_str()}),
-        );
+        self.audit(records::upstream_disconnect(
+            &self.channel.id,
+            cause.as_str(),
+        ));
         self.parent.do_send(ChannelDown {
             index: self.index,
             cause,
@@ -234,9 +236,9 @@ impl ChannelActor {
         }
     }
 
-    fn audit(&self, kind: AuditKind, details: serde_json::Value) {
+    fn audit(&self, record: AuditRecord) {
         if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(kind, None, details));
+            audit.do_send(record);
         }
     }
 
@@ -250,11 +252,13 @@ impl ChannelActor {
         self.cx.metrics.reject(reason);
         debug!(reason = reason.as_str(), %detail, "Rejected a frame.");
         if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(
-                AuditKind::Reject,
+            audit.do_send(records::reject(&Rejected {
+                reason,
                 agent_id,
-                json!({"reason": reason.as_str(), "topic": topic, "detail": detail}),
-            ));
+                topic,
+                detail,
+                correlation_id: None,
+            }));
         }
     }
 

@@ -27,7 +27,6 @@ use actix::{
     WrapFuture,
 };
 use chrono::Utc;
-use serde_json::json;
 use tracing::{info, warn};
 
 pub use channel::ReconnectCause;
@@ -40,7 +39,7 @@ use super::{
 };
 use crate::{
     config::UpstreamSettings,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink},
+    event::{AgentId, AuditSink},
     genesys::{
         GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel,
         topics::TooManyTopics,
@@ -142,12 +141,6 @@ impl GenesysStreamActor {
             roster: HashSet::new(),
             reconcile_scheduled: false,
             started: false,
-        }
-    }
-
-    fn audit(&self, kind: AuditKind, details: serde_json::Value) {
-        if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(kind, None, details));
         }
     }
 
@@ -450,10 +443,7 @@ impl Handler<ChannelDown> for GenesysStreamActor {
         {
             self.status.connected.fetch_sub(1, Ordering::Relaxed);
         }
-        self.audit(
-            AuditKind::UpstreamDisconnect,
-            json!({"channel": msg.index, "cause": msg.cause.as_str()}),
-        );
+        // The channel has audited the disconnect (with its id); one record per happening.
     }
 }
 

@@ -70,10 +70,13 @@ use self::{
     },
     worker::{EndpointChanged, EndpointWorker, Enqueue, FlushOutcomes, WorkerShared},
 };
-use super::Broadcasted;
+use super::{
+    Broadcasted,
+    audit::records::{self, EndpointChange, WebhookDeadLetter},
+};
 use crate::{
     config::ConfigError,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink, Broadcast},
+    event::{AgentId, AuditSink, Broadcast},
     store::StoreError,
 };
 
@@ -261,15 +264,12 @@ impl WebhookActor {
             }
             self.refusing += 1;
             if let Some(audit) = &self.audit {
-                audit.do_send(AuditRecord::now(
-                    AuditKind::WebhookDeadLetter,
-                    Some(broadcast.agent_id.clone()),
-                    serde_json::json!({
-                        "event_id": broadcast.event_id,
-                        "endpoints": targets.iter().map(|t| &*t.endpoint).collect::<Vec<_>>(),
-                        "reason": "refused: outbox queue full",
-                    }),
-                ));
+                audit.do_send(records::webhook_dead_letter(&WebhookDeadLetter::Refused {
+                    event_id: &broadcast.event_id,
+                    agent_id: broadcast.agent_id.clone(),
+                    endpoints: targets.iter().map(|t| &*t.endpoint).collect(),
+                    reason: "refused: outbox queue full",
+                }));
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Err(WebhookError::Overloaded(self.waiting.len())));
@@ -368,16 +368,13 @@ impl WebhookActor {
                 .with_label_values(&[&endpoint])
                 .inc();
             if let Some(audit) = &self.audit {
-                audit.do_send(AuditRecord::now(
-                    AuditKind::WebhookDeadLetter,
-                    Some(agent_id.clone()),
-                    serde_json::json!({
-                        "endpoint": &*endpoint,
-                        "event_id": &*event_id,
-                        "attempts": 0,
-                        "reason": outbox::DEAD_REASON_DISABLED,
-                    }),
-                ));
+                audit.do_send(records::webhook_dead_letter(&WebhookDeadLetter::Event {
+                    endpoint: &endpoint,
+                    event_id: &event_id,
+                    agent_id: agent_id.clone(),
+                    attempts: 0,
+                    reason: outbox::DEAD_REASON_DISABLED,
+                }));
             }
             if let Some(observer) = &self.observer {
                 observer.do_send(DeliveryReport {
@@ -449,15 +446,11 @@ impl Actor for WebhookActor {
                 found => {
                     // A new URL for a disabled endpoint is an operator's fix: start enabled.
                     if let (Some(old), Some(audit)) = (found, &self.audit) {
-                        audit.do_send(AuditRecord::now(
-                            AuditKind::WebhookEndpoint,
-                            None,
-                            serde_json::json!({
-                                "endpoint": &*cfg.id,
-                                "action": "enabled",
-                                "reason": "its URL changed while it was disabled",
-                                "was_disabled_because": old.disabled_reason,
-                            }),
+                        audit.do_send(records::webhook_endpoint(
+                            &cfg.id,
+                            &EndpointChange::EnabledForNewUrl {
+                                was_disabled_because: old.disabled_reason.as_deref(),
+                            },
                         ));
                     }
                     EndpointRecord {
