@@ -264,7 +264,7 @@ async fn audit() {
         metrics.written.get() as f64 / secs
     );
     let verify_started = Instant::now();
-    let verified = agentcast::actors::audit::verify_path(&dir.path().join("audit.sqlite"))
+    let verified = agentcast::actors::audit::verify_path(&dir.path().join("audit.sqlite"), None)
         .expect("chain intact");
     println!(
         "  audit verify: {} records checked in {:.2} s",

@@ -11,7 +11,7 @@ use agentcast::{
         Broadcasted,
         audit::{
             ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, Flush, Shutdown,
-            records, verify_path,
+            chain, records, verify_path,
         },
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
@@ -247,14 +247,19 @@ async fn every_kind_of_happening_becomes_one_record() {
     assert_eq!(endpoint.len(), 1);
     assert_eq!(endpoint[0].details["action"], "disabled");
 
-    let verified = verify_path(&dir.path().join("audit.sqlite")).unwrap();
+    let verified = verify_path(&dir.path().join("audit.sqlite"), None).unwrap();
     assert!(verified.records >= 14, "{verified:?}");
 }
 
 fn verify_cli(path: &std::path::Path) -> (bool, String) {
+    verify_cli_with(path, &[])
+}
+
+fn verify_cli_with(path: &std::path::Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_agentcast"))
         .args(["audit", "verify", "--path"])
         .arg(path)
+        .args(extra)
         .env("RUST_LOG", "error")
         .output()
         .expect("agentcast runs");
@@ -326,20 +331,25 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
     let prev: Vec<u8> = conn
         .query_row("SELECT hash FROM audit WHERE id = 4", [], |r| r.get(0))
         .unwrap();
-    let (at, details): (String, String) = conn
-        .query_row("SELECT at, details FROM audit WHERE id = 5", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let (at, at_us, details): (String, i64, String) = conn
+        .query_row(
+            "SELECT at, at_us, details FROM audit WHERE id = 5",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     assert_eq!(details, r#"{"n":3}"#);
     let forged_details = r#"{"n":333}"#;
-    let forged = agentcast::actors::audit::chain::record_hash(
+    let forged = chain::record_hash(
         &prev.try_into().unwrap(),
-        5,
-        &at,
-        "reject",
-        Some("agent-3"),
-        forged_details,
+        &chain::RecordFields {
+            id: 5,
+            at: &at,
+            at_us,
+            kind: "reject",
+            agent_id: Some("agent-3"),
+            details: forged_details,
+        },
     );
     conn.execute(
         "UPDATE audit SET details = ?1, hash = ?2 WHERE id = 5",
@@ -502,7 +512,7 @@ async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() 
         .map(|g| g.details["count"].as_u64().unwrap())
         .sum();
     assert_eq!(reported, unwritten, "the chain says how many are missing");
-    verify_path(&dir.path().join("audit.sqlite")).expect("the chain is intact");
+    verify_path(&dir.path().join("audit.sqlite"), None).expect("the chain is intact");
 }
 
 #[actix_rt::test]
@@ -526,7 +536,7 @@ async fn retention_removes_old_records_and_the_chain_still_verifies_from_its_anc
     let as_of = Utc::now() + chrono::Duration::days(95);
     let removed = audit.send(ApplyRetention { as_of }).await.unwrap().unwrap();
     assert_eq!(removed, 11, "the start record and the ten rejects");
-    let verified = verify_path(&path).unwrap();
+    let verified = verify_path(&path, None).unwrap();
     assert_eq!(
         (verified.records, verified.anchor_id, verified.first_id),
         (5, Some(11), Some(12))
@@ -539,11 +549,185 @@ async fn retention_removes_old_records_and_the_chain_still_verifies_from_its_anc
         json!({"after": "retention"}),
     ));
     flush(&audit).await;
-    let verified = verify_path(&path).unwrap();
+    let verified = verify_path(&path, None).unwrap();
     assert_eq!((verified.records, verified.last_id), (6, Some(17)));
     let (ok, out) = verify_cli(&path);
     assert!(
         ok && out.contains("from the retention anchor at record 11"),
         "{out}"
     );
+}
+
+/// Copies the store at `path` into `dir/name` (a consistent snapshot, WAL included) and opens
+/// the copy for tampering.
+fn copy_store(
+    path: &std::path::Path,
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> (std::path::PathBuf, rusqlite::Connection) {
+    let target = dir.path().join(name);
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute("VACUUM INTO ?1", [target.display().to_string()])
+        .unwrap();
+    (target.clone(), rusqlite::Connection::open(target).unwrap())
+}
+
+/// The `<id>:<sha256>` head an intact run prints.
+fn printed_head(out: &str) -> String {
+    out.trim_end()
+        .rsplit_once("; head ")
+        .unwrap_or_else(|| panic!("no head in {out:?}"))
+        .1
+        .to_owned()
+}
+
+#[actix_rt::test]
+async fn shifting_a_records_time_makes_audit_verify_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let (audit, _) = start_audit(&dir, |_| {});
+    for i in 0..5 {
+        audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
+    }
+    flush(&audit).await;
+    let (ok, out) = verify_cli(&path);
+    assert!(ok, "{out}");
+
+    // The time queries and retention use, an hour earlier.
+    let (shifted, conn) = copy_store(&path, &dir, "shifted.sqlite");
+    conn.execute(
+        "UPDATE audit SET at_us = at_us - 3600000000 WHERE id = 3",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&shifted);
+    assert!(!ok, "{out}");
+    assert!(out.contains("record 3 (") && out.contains("time"), "{out}");
+
+    // Both forms of the time, an hour earlier, consistently: the hash covers them.
+    let (both, conn) = copy_store(&path, &dir, "both.sqlite");
+    let at: String = conn
+        .query_row("SELECT at FROM audit WHERE id = 3", [], |r| r.get(0))
+        .unwrap();
+    let earlier = chrono::DateTime::parse_from_rfc3339(&at).unwrap() - chrono::Duration::hours(1);
+    let (at, at_us) = chain::stored_time(earlier.to_utc());
+    conn.execute(
+        "UPDATE audit SET at = ?1, at_us = ?2 WHERE id = 3",
+        rusqlite::params![at, at_us],
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&both);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("record 3 (") && out.contains("does not match its hash"),
+        "{out}"
+    );
+}
+
+#[actix_rt::test]
+async fn removing_the_newest_records_fails_audit_verify_against_the_head_it_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let (audit, _) = start_audit(&dir, |_| {});
+    for i in 0..9 {
+        audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
+    }
+    flush(&audit).await;
+    let (ok, out) = verify_cli(&path);
+    assert!(ok, "{out}");
+    let head = printed_head(&out);
+    assert!(head.starts_with("10:"), "{out}");
+
+    // The trail goes on; the kept head still checks out.
+    audit.do_send(record(AuditKind::Reject, None, json!({"n": "later"})));
+    flush(&audit).await;
+    let (ok, out) = verify_cli_with(&path, &["--head", &head]);
+    assert!(ok && out.contains("holds the anchored head 10"), "{out}");
+
+    // Without the head, a truncated chain looks intact; against it, it does not.
+    let (truncated, conn) = copy_store(&path, &dir, "truncated.sqlite");
+    conn.execute("DELETE FROM audit WHERE id >= 8", []).unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&truncated);
+    assert!(ok && out.contains("7 records"), "{out}");
+    let (ok, out) = verify_cli_with(&truncated, &["--head", &head]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("the anchored head is record 10, but the chain ends at record 7"),
+        "{out}"
+    );
+
+    // A head that is not this chain's (a rewritten trail) fails too; a malformed one is refused.
+    let forged = format!("10:{}", "00".repeat(32));
+    let (ok, out) = verify_cli_with(&path, &["--head", &forged]);
+    assert!(
+        !ok && out.contains("record 10 is not the anchored head"),
+        "{out}"
+    );
+    let (ok, out) = verify_cli_with(&path, &["--head", "10"]);
+    assert!(!ok && out.contains("<record id>:<64 hex digits>"), "{out}");
+}
+
+/// A store written before the time was hashed (format v1) still verifies after an upgrade,
+/// its old records by the old hash, the new ones by the new.
+#[actix_rt::test]
+async fn a_store_from_before_the_time_was_hashed_still_verifies_after_the_upgrade() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, at_us INTEGER NOT NULL,
+                kind TEXT NOT NULL, agent_id TEXT, details TEXT NOT NULL, hash BLOB NOT NULL);
+             CREATE INDEX audit_kind ON audit(kind, id);
+             CREATE INDEX audit_agent ON audit(agent_id, id) WHERE agent_id IS NOT NULL;
+             CREATE INDEX audit_at ON audit(at_us);
+             CREATE TABLE audit_anchor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                last_id INTEGER NOT NULL, last_hash BLOB NOT NULL, purged_at TEXT NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let mut prev = [0u8; 32];
+        for id in 1..=3i64 {
+            let (at, at_us) = chain::stored_time(Utc::now());
+            let details = format!(r#"{{"n":{id}}}"#);
+            // The v1 canonical form: no at_us.
+            let mut h = Sha256::new();
+            h.update(prev);
+            h.update(b"agentcast-audit-v1\0");
+            h.update(id.to_be_bytes());
+            for field in [at.as_str(), "reject"] {
+                h.update((field.len() as u64).to_be_bytes());
+                h.update(field.as_bytes());
+            }
+            h.update([0]);
+            h.update((details.len() as u64).to_be_bytes());
+            h.update(details.as_bytes());
+            prev = h.finalize().into();
+            conn.execute(
+                "INSERT INTO audit VALUES (?1, ?2, ?3, 'reject', NULL, ?4, ?5)",
+                rusqlite::params![id, at, at_us, details, &prev[..]],
+            )
+            .unwrap();
+        }
+    }
+    let (ok, out) = verify_cli(&path);
+    assert!(ok && out.contains("3 records"), "{out}");
+
+    let (audit, _) = start_audit(&dir, |_| {});
+    audit.do_send(record(AuditKind::Reject, None, json!({"n": 4})));
+    flush(&audit).await;
+    let verified = verify_path(&path, None).expect("old and new records verify");
+    assert_eq!((verified.records, verified.last_id), (5, Some(5)));
+
+    // Old records' at_us is checked against their hashed `at`.
+    let (shifted, conn) = copy_store(&path, &dir, "shifted.sqlite");
+    conn.execute("UPDATE audit SET at_us = at_us + 1 WHERE id = 2", [])
+        .unwrap();
+    drop(conn);
+    let (ok, out) = verify_cli(&shifted);
+    assert!(!ok && out.contains("record 2 ("), "{out}");
 }

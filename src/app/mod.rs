@@ -14,7 +14,7 @@ use tracing::info;
 use self::service::{Service, ServiceOptions};
 
 use crate::{
-    actors::audit::{VerifyError, verify_path},
+    actors::audit::{VerifyError, chain::Head, verify_path},
     cli::{AuditCommand, Cli, Command, SimArgs},
     config::{ConfigError, Credentials, Settings},
     genesys::{GenesysClient, GenesysError},
@@ -44,9 +44,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Healthcheck { url } => {
             healthcheck(url.unwrap_or_else(|| healthz_url(&settings.http.listen)))
         }
-        Command::Audit(AuditCommand::Verify { path }) => audit_verify(
+        Command::Audit(AuditCommand::Verify { path, head }) => audit_verify(
             path.as_deref()
                 .unwrap_or_else(|| std::path::Path::new(&settings.audit.path)),
+            head,
         ),
         Command::Sim(args) => match apply_sim_args(&mut settings, &args) {
             Ok(()) => run_sim(&settings),
@@ -103,9 +104,10 @@ fn healthcheck(url: String) -> ExitCode {
     })
 }
 
-/// `agentcast audit verify`: exit 0 when the chain is intact, 1 when broken or unreadable.
-fn audit_verify(path: &std::path::Path) -> ExitCode {
-    match verify_path(path) {
+/// `agentcast audit verify`: exit 0 when the chain is intact (and holds `head`, if given), 1
+/// when broken, short of `head`, or unreadable.
+fn audit_verify(path: &std::path::Path, head: Option<Head>) -> ExitCode {
+    match verify_path(path, head) {
         Ok(v) => {
             let ids = match (v.first_id, v.last_id) {
                 (Some(first), Some(last)) => format!(" (ids {first}..={last})"),
@@ -115,15 +117,22 @@ fn audit_verify(path: &std::path::Path) -> ExitCode {
                 .anchor_id
                 .map(|id| format!(", from the retention anchor at record {id}"))
                 .unwrap_or_default();
+            let matched = v
+                .matched
+                .map(|h| format!("; it holds the anchored head {}", h.id))
+                .unwrap_or_default();
             println!(
-                "audit chain intact: {} records{ids}{anchor}; head sha256 {}",
-                v.records,
-                hex::encode(v.head)
+                "audit chain intact: {} records{ids}{anchor}{matched}; head {}",
+                v.records, v.head
             );
             ExitCode::SUCCESS
         }
         Err(VerifyError::Broken(broken)) => {
             println!("audit chain BROKEN in {}: {broken}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+        Err(VerifyError::Head(problem)) => {
+            println!("audit chain BROKEN in {}: {problem}", path.display());
             ExitCode::from(EXIT_FAILURE)
         }
         Err(err) => {

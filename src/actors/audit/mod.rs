@@ -40,7 +40,7 @@ use tracing::{error, info, warn};
 
 use self::writer::{AuditWriter, Purge, Query, WriteBatch};
 pub use self::{
-    chain::{Broken, BrokenBecause, Verified, VerifyError, verify_path},
+    chain::{Broken, BrokenBecause, Head, HeadProblem, Verified, VerifyError, verify_path},
     writer::{PendingRecord, Since, StoredRecord},
 };
 use super::Broadcasted;
