@@ -233,8 +233,9 @@ async fn audit() {
         ..AuditSettings::default()
     };
     let metrics = AuditMetrics::new(&prometheus::Registry::new());
-    let audit =
+    let trail =
         AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).expect("audit");
+    let audit = trail.addr.clone();
     let records: Vec<AuditRecord> = (0..AUDIT_RECORDS)
         .map(|i| {
             AuditRecord::now(

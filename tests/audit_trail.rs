@@ -10,8 +10,8 @@ use agentcast::{
     actors::{
         Broadcasted,
         audit::{
-            ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, Flush, Shutdown,
-            chain, records, verify_path,
+            ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, AuditTrail, Flush,
+            RunningOn, Shutdown, chain, records, verify_path,
         },
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
@@ -31,7 +31,7 @@ const WAIT: Duration = Duration::from_secs(30);
 fn start_audit(
     dir: &tempfile::TempDir,
     tune: impl FnOnce(&mut AuditSettings),
-) -> (Addr<AuditActor>, AuditMetrics) {
+) -> (Addr<AuditActor>, AuditTrail, AuditMetrics) {
     let mut settings = AuditSettings {
         path: dir.path().join("audit.sqlite").display().to_string(),
         synchronous: agentcast::store::Synchronous::Normal,
@@ -39,8 +39,8 @@ fn start_audit(
     };
     tune(&mut settings);
     let metrics = AuditMetrics::new(&prometheus::Registry::new());
-    let actor = AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).unwrap();
-    (actor, metrics)
+    let trail = AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).unwrap();
+    (trail.addr.clone(), trail, metrics)
 }
 
 fn record(kind: AuditKind, agent: Option<&str>, details: Value) -> AuditRecord {
@@ -77,7 +77,7 @@ fn kind(kind: &str) -> AuditQuery {
 #[actix_rt::test]
 async fn every_kind_of_happening_becomes_one_record() {
     let dir = tempfile::tempdir().unwrap();
-    let (audit, _) = start_audit(&dir, |_| {});
+    let (audit, _trail, _) = start_audit(&dir, |_| {});
 
     // What other actors witness, built by the constructors they use.
     let b = Arc::new(broadcast("evt_b1", 1, "agent-1", Scope::GlobalRouting));
@@ -277,7 +277,7 @@ fn verify_cli_with(path: &std::path::Path, extra: &[&str]) -> (bool, String) {
 async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
-    let (audit, _) = start_audit(&dir, |s| s.batch_max = 7);
+    let (audit, _trail, _) = start_audit(&dir, |s| s.batch_max = 7);
     for i in 0..40 {
         audit.do_send(record(
             AuditKind::Reject,
@@ -367,7 +367,7 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
 #[actix_rt::test]
 async fn the_query_api_filters_by_kind_agent_since_and_limit_for_admins_only() {
     let dir = tempfile::tempdir().unwrap();
-    let (audit, _) = start_audit(&dir, |_| {});
+    let (audit, _trail, _) = start_audit(&dir, |_| {});
     flush(&audit).await; // the start record is written
     for i in 0..10 {
         let agent = if i % 2 == 0 {
@@ -485,7 +485,7 @@ fn urlencode(raw: &str) -> String {
 #[actix_rt::test]
 async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let (audit, metrics) = start_audit(&dir, |s| {
+    let (audit, _trail, metrics) = start_audit(&dir, |s| {
         s.batch_max = 1;
         s.queue_capacity = 2;
     });
@@ -519,7 +519,7 @@ async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() 
 async fn retention_removes_old_records_and_the_chain_still_verifies_from_its_anchor() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
-    let (audit, _) = start_audit(&dir, |s| s.retention_days = 90.0);
+    let (audit, _trail, _) = start_audit(&dir, |s| s.retention_days = 90.0);
     for i in 0..10 {
         audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
     }
@@ -585,7 +585,7 @@ fn printed_head(out: &str) -> String {
 async fn shifting_a_records_time_makes_audit_verify_fail() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
-    let (audit, _) = start_audit(&dir, |_| {});
+    let (audit, _trail, _) = start_audit(&dir, |_| {});
     for i in 0..5 {
         audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
     }
@@ -630,7 +630,7 @@ async fn shifting_a_records_time_makes_audit_verify_fail() {
 async fn removing_the_newest_records_fails_audit_verify_against_the_head_it_printed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
-    let (audit, _) = start_audit(&dir, |_| {});
+    let (audit, _trail, _) = start_audit(&dir, |_| {});
     for i in 0..9 {
         audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
     }
@@ -717,7 +717,7 @@ async fn a_store_from_before_the_time_was_hashed_still_verifies_after_the_upgrad
     let (ok, out) = verify_cli(&path);
     assert!(ok && out.contains("3 records"), "{out}");
 
-    let (audit, _) = start_audit(&dir, |_| {});
+    let (audit, _trail, _) = start_audit(&dir, |_| {});
     audit.do_send(record(AuditKind::Reject, None, json!({"n": 4})));
     flush(&audit).await;
     let verified = verify_path(&path, None).expect("old and new records verify");
@@ -730,4 +730,44 @@ async fn a_store_from_before_the_time_was_hashed_still_verifies_after_the_upgrad
     drop(conn);
     let (ok, out) = verify_cli(&shifted);
     assert!(!ok && out.contains("record 2 ("), "{out}");
+}
+
+#[actix_rt::test]
+async fn the_audit_actor_runs_on_a_thread_of_its_own_and_stops_after_its_stop_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let (audit, trail, _) = start_audit(&dir, |_| {});
+    let audit_thread = tokio::time::timeout(WAIT, audit.send(RunningOn))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        audit_thread,
+        std::thread::current().id(),
+        "the audit actor must not share the system thread (the stream's and the HTTP server's)"
+    );
+
+    audit.do_send(record(AuditKind::Reject, None, json!({"n": 1})));
+    tokio::time::timeout(WAIT, trail.shutdown("test over"))
+        .await
+        .expect("shut down in time")
+        .expect("the actor was running");
+    assert!(
+        audit.send(RunningOn).await.is_err(),
+        "the actor stopped with its arbiter"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let kinds: Vec<String> = conn
+        .prepare("SELECT kind FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kinds,
+        ["start", "reject", "stop"],
+        "flushed before it stopped"
+    );
+    verify_path(&path, None).expect("intact");
 }

@@ -11,8 +11,8 @@
 //!
 //! Shutdown ([`Service::shutdown`]): stop accepting connections → close the upstream sockets
 //! → every subscriber session gets close 1001 → stop the HTTP server → flush the webhook
-//! outbox → the audit trail writes its `stop` record and flushes → stop the validators and
-//! the hub.
+//! outbox → stop the validators and the hub → the audit trail writes its `stop` record,
+//! flushes, and its arbiter stops.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::{
     actors::{
-        audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics},
+        audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics, AuditTrail},
         hub::{HubHandle, downstream::Downstream},
         ingest_metrics::IngestMetrics,
         stream::{GenesysStreamActor, Shutdown, Start, StreamContext, StreamError, UpstreamStatus},
@@ -108,7 +108,7 @@ pub struct Service {
     pub upstream: Arc<UpstreamStatus>,
     pub hub: HubHandle,
     pub webhooks: Addr<WebhookActor>,
-    pub audit: Addr<AuditActor>,
+    pub audit: AuditTrail,
     server: ServerHandle,
     stream: Addr<GenesysStreamActor>,
     pool: ValidatorPool,
@@ -161,7 +161,7 @@ impl Service {
             AuditConfig::from_settings(&settings.audit),
             AuditMetrics::new(metrics.registry()),
         )?;
-        let audit_sink: AuditSink = audit.clone().recipient();
+        let audit_sink: AuditSink = audit.addr.clone().recipient();
         let effective = serde_json::to_value(settings.as_ref()).unwrap_or_default();
         audit_sink.do_send(audit::records::config_change(effective));
         let webhooks = WebhookActor::start(
@@ -176,7 +176,7 @@ impl Service {
             ReferenceActor::new(client.clone(), cache.clone(), settings.reference.clone()).start();
         let downstream = vec![
             Downstream::new("webhooks", webhooks.clone().recipient()),
-            Downstream::new("audit", audit.clone().recipient()),
+            Downstream::new("audit", audit.addr.clone().recipient()),
         ];
         let hub = HubHandle::start(
             Arc::new(settings.subscribers.clone()),
@@ -212,7 +212,7 @@ impl Service {
         let server = {
             let (metrics, upstream, hub, keys) =
                 (metrics.clone(), upstream.clone(), hub.clone(), keys);
-            let (webhooks, audit) = (webhooks.clone(), audit.clone());
+            let (webhooks, audit) = (webhooks.clone(), audit.addr.clone());
             HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::from(metrics.clone()))
@@ -290,18 +290,13 @@ impl Service {
         if self.webhooks.send(webhook::Flush).await.is_err() {
             warn!("The webhook actor was gone before its outbox was flushed.");
         }
-        if self
-            .audit
-            .send(audit::Shutdown {
-                reason: "shutdown requested".into(),
-            })
-            .await
-            .is_err()
-        {
-            warn!("The audit actor was gone before its stop record.");
-        }
         self.pool.stop();
         self.hub.stop();
+        // Last, once nothing else can send it records: the stop record, the final flush, and
+        // the end of the audit arbiter.
+        if let Err(err) = self.audit.shutdown("shutdown requested").await {
+            warn!(error = %err, "The audit actor was gone before its stop record.");
+        }
         info!("Shut down.");
     }
 }

@@ -6,13 +6,18 @@
 //!  webhook workers ─ AuditRecord ┘    bounded queue                            (SQLite thread)
 //! ```
 //!
-//! Whoever witnesses something sends an [`AuditRecord`] (rejects, evictions, upstream
-//! connect/disconnect/reconnect, webhook attempts, outcomes and endpoint changes); the hub
-//! forwards every broadcast as [`Broadcasted`]. The actor writes its own `start` record when it
-//! starts and a `stop` record on [`Shutdown`]. Records wait in a queue of at most
-//! `queue_capacity`; the writer takes everything queued while the previous batch was being
-//! written (at most `batch_max`) in one transaction, numbering and hash-chaining each record on
-//! its own thread, so no SQLite call or hash runs on an actix event loop.
+//! Whoever witnesses something sends an [`AuditRecord`] built by the constructor of its kind in
+//! [`records`] (rejects, evictions, upstream connect/disconnect, webhook attempts, outcomes and
+//! endpoint changes); the hub forwards every broadcast as [`Broadcasted`]. The actor writes its
+//! own `start` record when it starts and a `stop` record on [`Shutdown`]. Records wait in a
+//! queue of at most `queue_capacity`; the writer takes everything queued while the previous
+//! batch was being written (at most `batch_max`) in one transaction, numbering and
+//! hash-chaining each record on its own thread, so no SQLite call or chain hash runs on an
+//! actix event loop.
+//!
+//! The actor has an arbiter (thread) of its own ([`AuditTrail`]): a broadcast's record (its
+//! JSON, the SHA-256 of its payload) is built there, not on the threads of the stream, the hub
+//! or the validators. [`AuditTrail::shutdown`] writes the `stop` record, flushes, and stops it.
 //!
 //! When the writer cannot keep up and the queue is full, a record cannot be kept: it is counted
 //! (`agentcast_audit_unwritten_records_total`), logged at ERROR once per gap, and as soon as
@@ -30,8 +35,8 @@ mod writer;
 use std::{collections::VecDeque, path::PathBuf, time::Duration};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseFuture,
-    WrapFuture,
+    Actor, ActorFutureExt, Addr, Arbiter, ArbiterHandle, AsyncContext, Context, Handler, Message,
+    MessageResult, ResponseFuture, WrapFuture,
 };
 use chrono::Utc;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
@@ -189,6 +194,12 @@ pub struct Shutdown {
     pub reason: String,
 }
 
+/// Answers the thread the actor runs on (one of its own, not the system thread the stream and
+/// the HTTP server share; the tests check it).
+#[derive(Message)]
+#[rtype(result = "std::thread::ThreadId")]
+pub struct RunningOn;
+
 /// Records that could not be kept since the last gap record.
 #[derive(Debug, Default)]
 struct Gap {
@@ -247,12 +258,47 @@ pub struct AuditActor {
     flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
 
+/// The running audit trail: the actor's address, and the arbiter (thread) it has to itself,
+/// so building records' JSON and hashing payloads never runs on the threads of the stream,
+/// the hub or the validators.
+pub struct AuditTrail {
+    pub addr: Addr<AuditActor>,
+    arbiter: Arbiter,
+}
+
+impl AuditTrail {
+    /// The arbiter the actor runs on.
+    pub fn arbiter(&self) -> ArbiterHandle {
+        self.arbiter.handle()
+    }
+
+    /// The last step of the shutdown path: writes the `stop` record, waits until everything
+    /// received before it is committed, then stops the arbiter and waits for its thread to
+    /// end.
+    pub async fn shutdown(self, reason: impl Into<String>) -> Result<(), AuditError> {
+        let flushed = self
+            .addr
+            .send(Shutdown {
+                reason: reason.into(),
+            })
+            .await;
+        self.arbiter.stop();
+        let arbiter = self.arbiter;
+        let joined = actix_rt::task::spawn_blocking(move || arbiter.join()).await;
+        if !matches!(joined, Ok(Ok(()))) {
+            error!("The audit arbiter's thread did not end cleanly.");
+        }
+        flushed.map_err(|_| AuditError::Stopped)
+    }
+}
+
 impl AuditActor {
     /// Opens (or creates) the audit store, starts its writer thread, and starts the actor on
-    /// the current arbiter.
-    pub fn start(config: AuditConfig, metrics: AuditMetrics) -> Result<Addr<Self>, AuditError> {
+    /// an arbiter of its own. Needs a running actix `System`.
+    pub fn start(config: AuditConfig, metrics: AuditMetrics) -> Result<AuditTrail, AuditError> {
         let writer = AuditWriter::start(&config.path, config.synchronous)?;
-        Ok(Self {
+        let arbiter = Arbiter::new();
+        let addr = Self::start_in_arbiter(&arbiter.handle(), move |_| Self {
             writer,
             config,
             metrics,
@@ -262,8 +308,8 @@ impl AuditActor {
             accepted: 0,
             committed: 0,
             flush_waiters: Vec::new(),
-        }
-        .start())
+        });
+        Ok(AuditTrail { addr, arbiter })
     }
 
     /// Queues a record, or, when the queue is full, counts it into the current gap.
@@ -478,6 +524,14 @@ impl Handler<Shutdown> for AuditActor {
         Box::pin(async move {
             let _ = done.await;
         })
+    }
+}
+
+impl Handler<RunningOn> for AuditActor {
+    type Result = MessageResult<RunningOn>;
+
+    fn handle(&mut self, _: RunningOn, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(std::thread::current().id())
     }
 }
 
