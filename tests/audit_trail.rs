@@ -512,7 +512,13 @@ async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() 
         .map(|g| g.details["count"].as_u64().unwrap())
         .sum();
     assert_eq!(reported, unwritten, "the chain says how many are missing");
-    verify_path(&dir.path().join("audit.sqlite"), None).expect("the chain is intact");
+    let verified =
+        verify_path(&dir.path().join("audit.sqlite"), None).expect("the chain is intact");
+    assert_eq!(
+        (verified.gap_records, verified.gap_events),
+        (gaps.len() as u64, unwritten),
+        "audit verify reports the gaps"
+    );
 }
 
 #[actix_rt::test]

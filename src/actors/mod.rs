@@ -17,4 +17,4 @@ pub mod validator;
 pub mod webhook;
 
 pub use hub::{BroadcastHubActor, HubHandle, Publish};
-pub use messages::Broadcasted;
+pub use messages::{Broadcasted, BroadcastsDropped};

@@ -121,8 +121,16 @@ fn audit_verify(path: &std::path::Path, head: Option<Head>) -> ExitCode {
                 .matched
                 .map(|h| format!("; it holds the anchored head {}", h.id))
                 .unwrap_or_default();
+            let gaps = match v.gap_records {
+                0 => "no gaps".to_owned(),
+                n => format!(
+                    "{n} audit_gap record{} covering {} missing events",
+                    if n == 1 { "" } else { "s" },
+                    v.gap_events
+                ),
+            };
             println!(
-                "audit chain intact: {} records{ids}{anchor}{matched}; head {}",
+                "audit chain intact: {} records{ids}{anchor}{matched}; {gaps}; head {}",
                 v.records, v.head
             );
             ExitCode::SUCCESS

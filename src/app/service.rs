@@ -175,8 +175,8 @@ impl Service {
         let reference =
             ReferenceActor::new(client.clone(), cache.clone(), settings.reference.clone()).start();
         let downstream = vec![
-            Downstream::new("webhooks", webhooks.clone().recipient()),
-            Downstream::new("audit", audit.addr.clone().recipient()),
+            Downstream::of("webhooks", &webhooks),
+            Downstream::of("audit", &audit.addr),
         ];
         let hub = HubHandle::start(
             Arc::new(settings.subscribers.clone()),

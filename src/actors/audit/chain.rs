@@ -22,6 +22,7 @@ use chrono::{DateTime, SecondsFormat};
 use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use super::{GAP_KIND, records::GAP_COUNT_FIELD};
 use crate::store::{self, StoreError};
 
 /// The "previous hash" of the first record ever written.
@@ -139,6 +140,9 @@ pub struct Verified {
     pub anchor_id: Option<i64>,
     /// The head given to check against, when one was (it matched).
     pub matched: Option<Head>,
+    /// `audit_gap` records in the chain, and how many events they say are missing from it.
+    pub gap_records: u64,
+    pub gap_events: u64,
 }
 
 /// The first record that does not fit the chain.
@@ -312,6 +316,8 @@ pub fn verify(conn: &Connection, expected_head: Option<Head>) -> Result<Verified
         head: start,
         anchor_id: anchor.as_ref().map(|(id, _)| *id),
         matched: None,
+        gap_records: 0,
+        gap_events: 0,
     };
     let mut stmt =
         conn.prepare("SELECT id, at, at_us, kind, agent_id, details, hash FROM audit ORDER BY id")?;
@@ -364,6 +370,10 @@ pub fn verify(conn: &Connection, expected_head: Option<Head>) -> Result<Verified
                 found: computed,
             }));
         }
+        if kind == GAP_KIND {
+            verified.gap_records += 1;
+            verified.gap_events += gap_count(&details);
+        }
         prev = computed;
         expected += 1;
         verified.records += 1;
@@ -384,6 +394,16 @@ pub fn verify(conn: &Connection, expected_head: Option<Head>) -> Result<Verified
         verified.matched = Some(head);
     }
     Ok(verified)
+}
+
+/// How many events an `audit_gap` record stands for (`unwritten` in records written before the
+/// field was named `count`; a record that says neither counts as 0 events, still 1 record).
+fn gap_count(details: &str) -> u64 {
+    let details: serde_json::Value = serde_json::from_str(details).unwrap_or_default();
+    [GAP_COUNT_FIELD, "unwritten"]
+        .iter()
+        .find_map(|field| details[field].as_u64())
+        .unwrap_or(0)
 }
 
 /// A stored hash as an array (a wrong length compares unequal: all zeros but the genesis).

@@ -19,10 +19,17 @@
 //! JSON, the SHA-256 of its payload) is built there, not on the threads of the stream, the hub
 //! or the validators. [`AuditTrail::shutdown`] writes the `stop` record, flushes, and stops it.
 //!
-//! When the writer cannot keep up and the queue is full, a record cannot be kept: it is counted
-//! (`agentcast_audit_unwritten_records_total`), logged at ERROR once per gap, and as soon as
-//! there is room again an `audit_gap` record saying how many were lost and between which times
-//! enters the chain. Nothing is dropped silently. A failed write is retried, never dropped.
+//! Nothing is left out silently; what is missing is said in the chain by an `audit_gap` record
+//! ([`records::gap`]: how many events, the `seq` range of the broadcasts among them, when, why)
+//! where the missing records would have been, and `agentcast audit verify` sums them up:
+//! - when the writer cannot keep up and the queue is full, a record cannot be kept: it is
+//!   counted (`agentcast_audit_unwritten_records_total`), logged at ERROR once per gap, and as
+//!   soon as there is room again the gap record enters the chain;
+//! - when the hub's backlog for this actor overflows, the hub drops broadcasts and sends
+//!   [`BroadcastsDropped`] in their place, which becomes the gap record (or, if the queue is
+//!   full then too, is counted into the queue's own gap, events and all).
+//!
+//! A failed write is retried, never dropped.
 //!
 //! Queries ([`AuditQuery`]) go to the writer's connection. Retention removes records older than
 //! `retention_days` and keeps the last removed hash as the anchor `agentcast audit verify`
@@ -48,7 +55,7 @@ pub use self::{
     chain::{Broken, BrokenBecause, Head, HeadProblem, Verified, VerifyError, verify_path},
     writer::{PendingRecord, Since, StoredRecord},
 };
-use super::Broadcasted;
+use super::{Broadcasted, BroadcastsDropped};
 use crate::{
     config::{AuditSettings, secs},
     event::{AuditKind, AuditRecord},
@@ -499,6 +506,35 @@ impl Handler<Broadcasted> for AuditActor {
             times: (b.broadcast_at, b.broadcast_at),
         };
         self.push(records::broadcast(b), missing, ctx);
+    }
+}
+
+impl Handler<BroadcastsDropped> for AuditActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BroadcastsDropped, ctx: &mut Context<Self>) {
+        error!(
+            count = msg.count,
+            first_seq = msg.first_seq,
+            last_seq = msg.last_seq,
+            reason = %msg.reason,
+            "Broadcasts the hub dropped are missing from the audit trail; an audit_gap record \
+             says which."
+        );
+        let seqs = Some((msg.first_seq, msg.last_seq));
+        let missing = Missing {
+            count: msg.count,
+            seqs,
+            times: (msg.first_at, msg.last_at),
+        };
+        let record = records::gap(&records::Gap {
+            count: msg.count,
+            seqs,
+            first_at: msg.first_at,
+            last_at: msg.last_at,
+            reason: msg.reason,
+        });
+        self.push(record, missing, ctx);
     }
 }
 
