@@ -2,6 +2,8 @@
 //! verify` checks (and that names the first tampered row), the query API's filters, counted
 //! overflow with a gap record, and retention that keeps the chain verifiable.
 
+mod common;
+
 use std::{process::Command, sync::Arc, time::Duration};
 
 use actix::Addr;
@@ -776,4 +778,40 @@ async fn the_audit_actor_runs_on_a_thread_of_its_own_and_stops_after_its_stop_re
         "flushed before it stopped"
     );
     verify_path(&path, None).expect("intact");
+}
+
+/// A start that fails once the audit trail is open (here: the webhook outbox path is a
+/// directory) ends the trail cleanly: its last record is a `stop` naming the cause, and the
+/// chain verifies.
+#[actix_rt::test]
+async fn a_start_that_fails_after_the_audit_trail_opened_ends_it_with_a_stop_record() {
+    let sim = common::TestSim::start(5, |_| {});
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_path = audit_dir.path().join("audit.sqlite");
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = common::service::test_settings(&sim);
+    let outbox = data_dir.path().join("outbox-is-a-directory");
+    std::fs::create_dir(&outbox).unwrap();
+    settings.webhook.outbox_path = outbox.display().to_string();
+    settings.audit.path = audit_path.display().to_string();
+    let started = common::service::TestService::try_start(&sim, settings, data_dir, |_| {}).await;
+    let Err(err) = started else {
+        panic!("an outbox path that is a directory cannot be opened");
+    };
+    assert!(err.to_string().contains("outbox"), "{err}");
+
+    let verified = verify_path(&audit_path, None).expect("the trail verifies");
+    let conn = rusqlite::Connection::open(&audit_path).unwrap();
+    let (kind, details): (String, String) = conn
+        .query_row(
+            "SELECT kind, details FROM audit WHERE id = ?1",
+            [verified.last_id.unwrap()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "stop");
+    assert!(
+        details.contains("start-up failed") && details.contains("outbox"),
+        "{details}"
+    );
 }

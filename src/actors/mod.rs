@@ -6,6 +6,9 @@
 //!                         └──Broadcasted──▶ WebhookActor (durable, signed, retried delivery)
 //!                                        └─▶ AuditActor (durable, hash-chained trail)
 //! ```
+//!
+//! Past its backlog for a downstream actor the hub drops broadcasts, and tells that actor
+//! which in their place ([`BroadcastsDropped`]), so every loss is recorded.
 
 pub mod audit;
 pub mod hub;

@@ -101,6 +101,15 @@ pub enum StartError {
     StreamStopped,
 }
 
+/// Start-up failed after the audit trail started: it writes its `stop` record naming the
+/// cause, flushes and stops, so that nothing of it outlives the failed start. Answers `err`.
+async fn abandon(audit: AuditTrail, err: StartError) -> StartError {
+    if let Err(stopped) = audit.shutdown(format!("start-up failed: {err}")).await {
+        warn!(error = %stopped, "The audit actor was gone before its stop record.");
+    }
+    err
+}
+
 /// A running service.
 pub struct Service {
     pub local_addr: SocketAddr,
@@ -164,12 +173,16 @@ impl Service {
         let audit_sink: AuditSink = audit.addr.clone().recipient();
         let effective = serde_json::to_value(settings.as_ref()).unwrap_or_default();
         audit_sink.do_send(audit::records::config_change(effective));
-        let webhooks = WebhookActor::start(
+        // From here on a failure also ends the audit trail cleanly (see `abandon`).
+        let webhooks = match WebhookActor::start(
             webhook_config,
             WebhookMetrics::new(metrics.registry()),
             Some(audit_sink.clone()),
             None,
-        )?;
+        ) {
+            Ok(webhooks) => webhooks,
+            Err(err) => return Err(abandon(audit, err.into()).await),
+        };
 
         let cache = ReferenceCache::default();
         let reference =
@@ -178,12 +191,15 @@ impl Service {
             Downstream::of("webhooks", &webhooks),
             Downstream::of("audit", &audit.addr),
         ];
-        let hub = HubHandle::start(
+        let hub = match HubHandle::start(
             Arc::new(settings.subscribers.clone()),
             metrics.registry(),
             downstream,
             Some(audit_sink.clone()),
-        )?;
+        ) {
+            Ok(hub) => hub,
+            Err(err) => return Err(abandon(audit, err.into()).await),
+        };
         let outputs = ValidatorOutputs {
             publish: hub.addr.clone().recipient(),
             audit: Some(audit_sink.clone()),
@@ -208,8 +224,11 @@ impl Service {
             );
         }
         let upstream = Arc::new(UpstreamStatus::default());
-        let local_addr = listener.local_addr()?;
-        let server = {
+        let local_addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(err) => return Err(abandon(audit, err.into()).await),
+        };
+        let listening = {
             let (metrics, upstream, hub, keys) =
                 (metrics.clone(), upstream.clone(), hub.clone(), keys);
             let (webhooks, audit) = (webhooks.clone(), audit.addr.clone());
@@ -233,8 +252,11 @@ impl Service {
             // Small frames to many subscribers: Nagle's delay would add tens of ms to p99.
             .tcp_nodelay(true)
             .shutdown_timeout(settings.subscribers.close_timeout_secs.max(1))
-            .listen(listener)?
-            .run()
+            .listen(listener)
+        };
+        let server = match listening {
+            Ok(listening) => listening.run(),
+            Err(err) => return Err(abandon(audit, err.into()).await),
         };
         let server_handle = server.handle();
         actix_rt::spawn(server);
