@@ -237,8 +237,9 @@ async fn audit() {
         ..AuditSettings::default()
     };
     let metrics = AuditMetrics::new(&prometheus::Registry::new());
-    let audit =
+    let trail =
         AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).expect("audit");
+    let audit = trail.addr.clone();
     let records: Vec<AuditRecord> = (0..AUDIT_RECORDS)
         .map(|i| {
             AuditRecord::now(
@@ -268,7 +269,7 @@ async fn audit() {
         metrics.written.get() as f64 / secs
     );
     let verify_started = Instant::now();
-    let verified = agentcast::actors::audit::verify_path(&dir.path().join("audit.sqlite"))
+    let verified = agentcast::actors::audit::verify_path(&dir.path().join("audit.sqlite"), None)
         .expect("chain intact");
     println!(
         "  audit verify: {} records checked in {:.2} s",

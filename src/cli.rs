@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::LogFormat;
+use crate::{actors::audit::chain::Head, config::LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,12 +57,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the audit trail's hash chain. Prints the record count and head hash and exits
-    /// 0 when intact; names the first broken record and exits 1 otherwise.
+    /// Recompute the audit trail's hash chain. Prints the record count, the gaps recorded in
+    /// it and its head (`<id>:<sha256>`) and exits 0 when intact; names the first broken record
+    /// and exits 1 otherwise. Keep the head somewhere else and pass it to a later run as
+    /// --head: that run fails if the newest records were removed or the chain rewritten.
     Verify {
         /// The audit store (default: audit.path from the configuration).
         #[arg(long, value_name = "PATH")]
         path: Option<PathBuf>,
+        /// A head printed by an earlier run: the chain must still hold that record, with that
+        /// hash.
+        #[arg(long, value_name = "ID:SHA256")]
+        head: Option<Head>,
     },
 }
 

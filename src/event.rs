@@ -257,10 +257,13 @@ pub enum AuditKind {
     Stop,
     /// The configuration was loaded or changed.
     ConfigChange,
+    /// Events that should be in the trail and are not (how many, which, why).
+    #[serde(rename = "audit_gap")]
+    Gap,
 }
 
 impl AuditKind {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Broadcast => "broadcast",
             Self::Reject => "reject",
@@ -273,11 +276,13 @@ impl AuditKind {
             Self::Start => "start",
             Self::Stop => "stop",
             Self::ConfigChange => "config_change",
+            Self::Gap => "audit_gap",
         }
     }
 }
 
-/// One audit record, sent to the AuditActor by whoever witnessed it.
+/// One audit record, sent to the AuditActor by whoever witnessed it; built by the constructor
+/// of its kind in `actors::audit::records`.
 #[derive(Debug, Clone, actix::Message)]
 #[rtype(result = "()")]
 pub struct AuditRecord {

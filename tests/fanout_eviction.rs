@@ -209,7 +209,7 @@ async fn shutdown_sends_1001_to_every_session_and_refuses_new_ones() {
 #[actix_rt::test]
 async fn downstream_actors_get_every_broadcast_in_order_when_their_mailbox_is_full() {
     use actix::{Actor, Arbiter, Context, Handler};
-    use agentcast::actors::hub::{Broadcasted, downstream::Downstream};
+    use agentcast::actors::hub::{Broadcasted, BroadcastsDropped, downstream::Downstream};
 
     struct Slow(tokio::sync::mpsc::UnboundedSender<std::sync::Arc<agentcast::event::Broadcast>>);
     impl Actor for Slow {
@@ -226,11 +226,16 @@ async fn downstream_actors_get_every_broadcast_in_order_when_their_mailbox_is_fu
             let _ = self.0.send(msg.broadcast);
         }
     }
+    impl Handler<BroadcastsDropped> for Slow {
+        type Result = ();
+        fn handle(&mut self, msg: BroadcastsDropped, _: &mut Self::Context) {
+            panic!("nothing may be dropped here: {msg:?}");
+        }
+    }
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let slow = Slow::start_in_arbiter(&Arbiter::new().handle(), move |_| Slow(tx));
-    let server =
-        TestServer::start_with(settings(), vec![Downstream::new("slow", slow.recipient())]).await;
+    let server = TestServer::start_with(settings(), vec![Downstream::of("slow", &slow)]).await;
     for i in 0..300 {
         server.hub.addr.do_send(agentcast::actors::hub::Publish {
             validated: validated(&format!("a{}", i % 10), Scope::GlobalRouting),

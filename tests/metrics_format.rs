@@ -35,6 +35,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("agentcast_webhook_attempts_total", "counter"),
     ("agentcast_webhook_delivery_latency_seconds", "histogram"),
     ("agentcast_webhook_dead_letters_total", "counter"),
+    ("agentcast_webhook_dropped_total", "counter"),
     ("agentcast_audit_records_written_total", "counter"),
     ("agentcast_audit_unwritten_records_total", "counter"),
 ];

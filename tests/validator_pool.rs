@@ -110,3 +110,76 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     );
     pool.stop();
 }
+
+/// Collects audit records.
+struct AuditCollector(mpsc::UnboundedSender<agentcast::event::AuditRecord>);
+
+impl Actor for AuditCollector {
+    type Context = Context<Self>;
+}
+
+impl Handler<agentcast::event::AuditRecord> for AuditCollector {
+    type Result = ();
+
+    fn handle(&mut self, msg: agentcast::event::AuditRecord, _: &mut Context<Self>) {
+        let _ = self.0.send(msg);
+    }
+}
+
+/// What a validator writes when it rejects a signal is what the one reject constructor
+/// builds (the stream's rejects use it too): same kind, same fields, same names.
+#[actix_rt::test]
+async fn a_validators_reject_record_is_the_one_the_reject_constructor_builds() {
+    use agentcast::{
+        actors::audit::records,
+        event::{RejectReason, Rejected},
+    };
+    let (tx, _published) = mpsc::unbounded_channel();
+    let (audit_tx, mut audited) = mpsc::unbounded_channel();
+    let outputs = ValidatorOutputs {
+        publish: Collector(tx).start().recipient(),
+        audit: Some(AuditCollector(audit_tx).start().recipient()),
+    };
+    let pool = ValidatorPool::start(
+        &Settings::defaults().validation,
+        1_000,
+        ReferenceCache::default(),
+        outputs,
+        IngestMetrics::new(Metrics::new().registry()),
+    );
+    // The same notification twice: the second is a duplicate (same correlation id).
+    for _ in 0..2 {
+        pool.send(AgentSignal {
+            agent_id: AgentId::from("agent-1"),
+            received_at: Instant::now(),
+            input: SignalInput::Notification {
+                kind: UserTopicKind::Activity,
+                correlation_id: Some("corr-7".into()),
+                body: bytes::Bytes::from(activity(1, 0)),
+            },
+        });
+    }
+    let record = actix_rt::time::timeout(std::time::Duration::from_secs(30), audited.recv())
+        .await
+        .expect("the duplicate is audited")
+        .unwrap();
+    let expected = records::reject(&Rejected {
+        reason: RejectReason::Duplicate,
+        agent_id: Some("agent-1".into()),
+        topic: Some(UserTopicKind::Activity.suffix().into()),
+        detail: String::new(),
+        correlation_id: Some("corr-7".into()),
+    });
+    assert_eq!(record.kind, expected.kind);
+    assert_eq!(record.agent_id, expected.agent_id);
+    let keys = |v: &serde_json::Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&record.details), keys(&expected.details));
+    for field in ["reason", "topic", "correlation_id"] {
+        assert_eq!(record.details[field], expected.details[field], "{field}");
+    }
+    pool.stop();
+}

@@ -8,6 +8,9 @@
 //!                         └──Broadcasted──▶ WebhookActor (durable, signed, retried delivery)
 //!                                        └─▶ AuditActor (durable, hash-chained trail)
 //! ```
+//!
+//! Past its backlog for a downstream actor the hub drops broadcasts, and tells that actor
+//! which in their place ([`BroadcastsDropped`]), so every loss is recorded.
 
 pub mod audit;
 pub mod hub;
@@ -20,4 +23,4 @@ pub mod validator;
 pub mod webhook;
 
 pub use hub::{BroadcastHubActor, HubHandle, Publish};
-pub use messages::Broadcasted;
+pub use messages::{Broadcasted, BroadcastsDropped};

@@ -16,7 +16,7 @@ use tracing::info;
 use self::service::{Service, ServiceOptions, StartError};
 
 use crate::{
-    actors::audit::{VerifyError, verify_path},
+    actors::audit::{VerifyError, chain::Head, verify_path},
     cli::{AuditCommand, Cli, Command, SimArgs},
     config::{BindError, ConfigError, Credentials, Listener, Settings},
     genesys::{GenesysClient, GenesysError},
@@ -46,9 +46,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Healthcheck { url } => {
             healthcheck(url.unwrap_or_else(|| healthz_url(&settings.http.listen)))
         }
-        Command::Audit(AuditCommand::Verify { path }) => audit_verify(
+        Command::Audit(AuditCommand::Verify { path, head }) => audit_verify(
             path.as_deref()
                 .unwrap_or_else(|| std::path::Path::new(&settings.audit.path)),
+            head,
         ),
         Command::Sim(args) => match apply_sim_args(&mut settings, &args) {
             Ok(()) => run_sim(&settings),
@@ -105,9 +106,10 @@ fn healthcheck(url: String) -> ExitCode {
     })
 }
 
-/// `agentcast audit verify`: exit 0 when the chain is intact, 1 when broken or unreadable.
-fn audit_verify(path: &std::path::Path) -> ExitCode {
-    match verify_path(path) {
+/// `agentcast audit verify`: exit 0 when the chain is intact (and holds `head`, if given), 1
+/// when broken, short of `head`, or unreadable.
+fn audit_verify(path: &std::path::Path, head: Option<Head>) -> ExitCode {
+    match verify_path(path, head) {
         Ok(v) => {
             let ids = match (v.first_id, v.last_id) {
                 (Some(first), Some(last)) => format!(" (ids {first}..={last})"),
@@ -117,15 +119,30 @@ fn audit_verify(path: &std::path::Path) -> ExitCode {
                 .anchor_id
                 .map(|id| format!(", from the retention anchor at record {id}"))
                 .unwrap_or_default();
+            let matched = v
+                .matched
+                .map(|h| format!("; it holds the anchored head {}", h.id))
+                .unwrap_or_default();
+            let gaps = match v.gap_records {
+                0 => "no gaps".to_owned(),
+                n => format!(
+                    "{n} audit_gap record{} covering {} missing events",
+                    if n == 1 { "" } else { "s" },
+                    v.gap_events
+                ),
+            };
             println!(
-                "audit chain intact: {} records{ids}{anchor}; head sha256 {}",
-                v.records,
-                hex::encode(v.head)
+                "audit chain intact: {} records{ids}{anchor}{matched}; {gaps}; head {}",
+                v.records, v.head
             );
             ExitCode::SUCCESS
         }
         Err(VerifyError::Broken(broken)) => {
             println!("audit chain BROKEN in {}: {broken}", path.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+        Err(VerifyError::Head(problem)) => {
+            println!("audit chain BROKEN in {}: {problem}", path.display());
             ExitCode::from(EXIT_FAILURE)
         }
         Err(err) => {

@@ -12,8 +12,8 @@
 //!
 //! Shutdown ([`Service::shutdown`]): stop accepting connections → close the upstream sockets
 //! → every subscriber session gets close 1001 → stop the HTTP server → flush the webhook
-//! outbox → the audit trail writes its `stop` record and flushes → stop the validators and
-//! the hub.
+//! outbox → stop the validators and the hub → the audit trail writes its `stop` record,
+//! flushes, and its arbiter stops.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::{
     actors::{
-        audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics},
+        audit::{self, AuditActor, AuditConfig, AuditError, AuditMetrics, AuditTrail},
         hub::{HubHandle, downstream::Downstream},
         ingest_metrics::IngestMetrics,
         reference::ReferenceActor,
@@ -32,7 +32,7 @@ use crate::{
         webhook::{self, WebhookActor, WebhookConfig, WebhookError, WebhookMetrics},
     },
     config::{ConfigError, Credentials, Settings},
-    event::{AuditKind, AuditRecord, AuditSink},
+    event::AuditSink,
     genesys::{ClientConfig, GenesysClient, GenesysError, backoff::Backoff},
     http::{
         self,
@@ -115,6 +115,15 @@ impl StartError {
     }
 }
 
+/// Start-up failed after the audit trail started: it writes its `stop` record naming the
+/// cause, flushes and stops, so that nothing of it outlives the failed start. Answers `err`.
+async fn abandon(audit: AuditTrail, err: StartError) -> StartError {
+    if let Err(stopped) = audit.shutdown(format!("start-up failed: {err}")).await {
+        warn!(error = %stopped, "The audit actor was gone before its stop record.");
+    }
+    err
+}
+
 /// A running service.
 pub struct Service {
     pub local_addr: SocketAddr,
@@ -122,23 +131,10 @@ pub struct Service {
     pub upstream: Arc<UpstreamStatus>,
     pub hub: HubHandle,
     pub webhooks: Addr<WebhookActor>,
-    pub audit: Addr<AuditActor>,
+    pub audit: AuditTrail,
     server: ServerHandle,
     stream: Addr<GenesysStreamActor>,
     pool: ValidatorPool,
-}
-
-/// A start that failed after the audit trail started: it writes its `stop` record (naming the
-/// failure) and flushes before the error is returned, so it is not left unstarted on a runtime
-/// about to be dropped (where its first poll panicked).
-async fn abandon(audit: &Addr<AuditActor>, err: StartError) -> StartError {
-    let stop = audit::Shutdown {
-        reason: format!("start-up failed: {err}"),
-    };
-    if audit.send(stop).await.is_err() {
-        warn!("The audit actor was gone before its stop record.");
-    }
-    err
 }
 
 impl Service {
@@ -190,8 +186,9 @@ impl Service {
             AuditConfig::from_settings(&settings.audit),
             AuditMetrics::new(metrics.registry()),
         )?;
-        let audit_sink: AuditSink = audit.clone().recipient();
-        audit_sink.do_send(AuditRecord::now(AuditKind::ConfigChange, None, effective));
+        let audit_sink: AuditSink = audit.addr.clone().recipient();
+        audit_sink.do_send(audit::records::config_change(effective));
+        // From here on a failure also ends the audit trail cleanly (see `abandon`).
         let webhooks = match WebhookActor::start(
             webhook_config,
             WebhookMetrics::new(metrics.registry()),
@@ -199,12 +196,12 @@ impl Service {
             None,
         ) {
             Ok(webhooks) => webhooks,
-            Err(err) => return Err(abandon(&audit, err.into()).await),
+            Err(err) => return Err(abandon(audit, err.into()).await),
         };
 
         let downstream = vec![
-            Downstream::new("webhooks", webhooks.clone().recipient()),
-            Downstream::new("audit", audit.clone().recipient()),
+            Downstream::of("webhooks", &webhooks),
+            Downstream::of("audit", &audit.addr),
         ];
         let hub = match HubHandle::start(
             Arc::new(settings.subscribers.clone()),
@@ -213,7 +210,7 @@ impl Service {
             Some(audit_sink.clone()),
         ) {
             Ok(hub) => hub,
-            Err(err) => return Err(abandon(&audit, err.into()).await),
+            Err(err) => return Err(abandon(audit, err.into()).await),
         };
         let cache = ReferenceCache::default();
         let outputs = ValidatorOutputs {
@@ -247,12 +244,12 @@ impl Service {
         let upstream = Arc::new(UpstreamStatus::default());
         let local_addr = match listener.local_addr() {
             Ok(addr) => addr,
-            Err(err) => return Err(abandon(&audit, err.into()).await),
+            Err(err) => return Err(abandon(audit, err.into()).await),
         };
-        let server = {
+        let listening = {
             let (metrics, upstream, hub, keys) =
                 (metrics.clone(), upstream.clone(), hub.clone(), keys);
-            let (webhooks, audit) = (webhooks.clone(), audit.clone());
+            let (webhooks, audit) = (webhooks.clone(), audit.addr.clone());
             HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::from(metrics.clone()))
@@ -270,9 +267,9 @@ impl Service {
             .shutdown_timeout(settings.subscribers.close_timeout_secs.max(1))
             .listen(listener)
         };
-        let server = match server {
-            Ok(server) => server.run(),
-            Err(err) => return Err(abandon(&audit, err.into()).await),
+        let server = match listening {
+            Ok(listening) => listening.run(),
+            Err(err) => return Err(abandon(audit, err.into()).await),
         };
         let server_handle = server.handle();
         actix_rt::spawn(server);
@@ -329,18 +326,13 @@ impl Service {
         if self.webhooks.send(webhook::Flush).await.is_err() {
             warn!("The webhook actor was gone before its outbox was flushed.");
         }
-        if self
-            .audit
-            .send(audit::Shutdown {
-                reason: "shutdown requested".into(),
-            })
-            .await
-            .is_err()
-        {
-            warn!("The audit actor was gone before its stop record.");
-        }
         self.pool.stop();
         self.hub.stop();
+        // Last, once nothing else can send it records: the stop record, the final flush, and
+        // the end of the audit arbiter.
+        if let Err(err) = self.audit.shutdown("shutdown requested").await {
+            warn!(error = %err, "The audit actor was gone before its stop record.");
+        }
         info!("Shut down.");
     }
 }

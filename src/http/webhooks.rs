@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET  /v1/webhooks` | every endpoint with its health |
+//! | `GET  /v1/webhooks` | every endpoint with its health, and the events lost for webhooks |
 //! | `GET  /v1/webhooks/{id}` | one endpoint |
 //! | `POST /v1/webhooks/{id}/enable` | re-enable a disabled endpoint |
 //! | `GET  /v1/webhooks/{id}/dead-letters?since=&limit=` | its dead letters, oldest first (`limit` 1 to 1000) |
@@ -23,7 +23,7 @@ use super::{
     paging,
 };
 use crate::actors::webhook::{
-    EnableEndpoint, ListAttempts, ListDeadLetters, ListEndpoints, MAX_LIST_LIMIT,
+    EnableEndpoint, GetLosses, ListAttempts, ListDeadLetters, ListEndpoints, MAX_LIST_LIMIT,
     ReplayDeadLetters, ReplaySelector, WebhookActor, WebhookError,
 };
 
@@ -103,7 +103,8 @@ where
 async fn list(req: HttpRequest, keys: Keys, actor: Actor) -> Result<HttpResponse, AdminError> {
     admin(&req, &keys)?;
     let endpoints = ask(&actor, ListEndpoints).await??;
-    Ok(HttpResponse::Ok().json(json!({ "endpoints": endpoints })))
+    let lost = ask(&actor, GetLosses).await?;
+    Ok(HttpResponse::Ok().json(json!({ "endpoints": endpoints, "lost": lost })))
 }
 
 async fn one(

@@ -6,52 +6,66 @@
 //!  webhook workers ─ AuditRecord ┘    bounded queue                            (SQLite thread)
 //! ```
 //!
-//! Whoever witnesses something sends an [`AuditRecord`] (rejects, evictions, upstream
-//! connect/disconnect/reconnect, webhook attempts, outcomes and endpoint changes); the hub
-//! forwards every broadcast as [`Broadcasted`]. The actor writes its own `start` record when it
-//! starts and a `stop` record on [`Shutdown`]. Records wait in a queue of at most
-//! `queue_capacity`; the writer takes everything queued while the previous batch was being
-//! written (at most `batch_max`) in one transaction, numbering and hash-chaining each record on
-//! its own thread, so no SQLite call or hash runs on an actix event loop.
+//! Whoever witnesses something sends an [`AuditRecord`] built by the constructor of its kind in
+//! [`records`] (rejects, evictions, upstream connect/disconnect, webhook attempts, outcomes and
+//! endpoint changes); the hub forwards every broadcast as [`Broadcasted`]. The actor writes its
+//! own `start` record when it starts and a `stop` record on [`Shutdown`]. Records wait in a
+//! queue of at most `queue_capacity`; the writer takes everything queued while the previous
+//! batch was being written (at most `batch_max`) in one transaction, numbering and
+//! hash-chaining each record on its own thread, so no SQLite call or chain hash runs on an
+//! actix event loop.
 //!
-//! When the writer cannot keep up and the queue is full, a record cannot be kept: it is counted
-//! (`agentcast_audit_unwritten_records_total`), logged at ERROR once per gap, and as soon as
-//! there is room again an `audit_gap` record saying how many were lost and between which times
-//! enters the chain. Nothing is dropped silently. A failed write is retried, never dropped.
+//! The actor has an arbiter (thread) of its own ([`AuditTrail`]): a broadcast's record (its
+//! JSON, the SHA-256 of its payload) is built there, not on the threads of the stream, the hub
+//! or the validators. [`AuditTrail::shutdown`] writes the `stop` record, flushes, and stops it.
+//!
+//! Nothing is left out silently; what is missing is said in the chain by an `audit_gap` record
+//! ([`records::gap`]: how many events, the `seq` range of the broadcasts among them, when, why)
+//! where the missing records would have been, and `agentcast audit verify` sums them up:
+//! - when the writer cannot keep up and the queue is full, a record cannot be kept: it is
+//!   counted (`agentcast_audit_unwritten_records_total`), logged at ERROR once per gap, and as
+//!   soon as there is room again the gap record enters the chain;
+//! - when the hub's backlog for this actor overflows, the hub drops broadcasts and sends
+//!   [`BroadcastsDropped`] in their place, which becomes the gap record (or, if the queue is
+//!   full then too, is counted into the queue's own gap, events and all).
+//!
+//! A failed write is retried, never dropped.
 //!
 //! Queries ([`AuditQuery`]) go to the writer's connection. Retention removes records older than
 //! `retention_days` and keeps the last removed hash as the anchor `agentcast audit verify`
 //! starts from ([`chain::verify`]).
 
 pub mod chain;
+pub mod records;
 mod writer;
 
 use std::{collections::VecDeque, path::PathBuf, time::Duration};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseFuture,
-    WrapFuture,
+    Actor, ActorFutureExt, Addr, Arbiter, ArbiterHandle, AsyncContext, Context, Handler, Message,
+    MessageResult, ResponseFuture, WrapFuture,
 };
 use chrono::Utc;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use self::writer::{AuditWriter, Purge, Query, WriteBatch};
 pub use self::{
-    chain::{Broken, BrokenBecause, Verified, VerifyError, verify_path},
+    chain::{Broken, BrokenBecause, Head, HeadProblem, Verified, VerifyError, verify_path},
     writer::{PendingRecord, Since, StoredRecord},
 };
-use super::Broadcasted;
+use super::{Broadcasted, BroadcastsDropped};
 use crate::{
     config::AuditSettings,
-    event::{AuditKind, AuditRecord, Rejected},
+    event::{AuditKind, AuditRecord},
     store::{StoreError, Synchronous},
 };
 
 /// The kind of the record that reports records the trail could not keep.
-pub const GAP_KIND: &str = "audit_gap";
+pub const GAP_KIND: &str = AuditKind::Gap.as_str();
+/// Why the audit actor itself left records out.
+const QUEUE_FULL: &str = "the audit queue was full (audit.queue_capacity)";
 /// Wait before retrying a batch whose write failed.
 const WRITE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Records removed per retention transaction.
@@ -65,20 +79,6 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("the audit actor is not running")]
     Stopped,
-}
-
-/// The audit record of an input refused by validation (for the validator to send).
-pub fn rejected(r: &Rejected) -> AuditRecord {
-    AuditRecord::now(
-        AuditKind::Reject,
-        r.agent_id.clone(),
-        serde_json::json!({
-            "reason": r.reason.as_str(),
-            "topic": r.topic,
-            "detail": r.detail,
-            "correlation_id": r.correlation_id,
-        }),
-    )
 }
 
 /// What the audit actor is configured with.
@@ -201,12 +201,54 @@ pub struct Shutdown {
     pub reason: String,
 }
 
+/// Answers the thread the actor runs on (one of its own, not the system thread the stream and
+/// the HTTP server share; the tests check it).
+#[derive(Message)]
+#[rtype(result = "std::thread::ThreadId")]
+pub struct RunningOn;
+
 /// Records that could not be kept since the last gap record.
 #[derive(Debug, Default)]
 struct Gap {
+    /// Events they stood for (a dropped gap record stands for the events it reported).
     count: u64,
-    first_at: Option<chrono::DateTime<Utc>>,
-    last_at: Option<chrono::DateTime<Utc>>,
+    seqs: Option<(u64, u64)>,
+    times: Option<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)>,
+}
+
+impl Gap {
+    fn absorb(&mut self, missing: &Missing) {
+        self.count += missing.count;
+        self.seqs = span(self.seqs, missing.seqs);
+        self.times = span(self.times, Some(missing.times));
+    }
+}
+
+/// The smallest range holding both.
+fn span<T: Ord + Copy>(a: Option<(T, T)>, b: Option<(T, T)>) -> Option<(T, T)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What leaving one record out of the chain loses.
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    count: u64,
+    seqs: Option<(u64, u64)>,
+    times: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+}
+
+impl Missing {
+    /// One record, dated `at`, that is not a broadcast.
+    fn one(at: chrono::DateTime<Utc>) -> Self {
+        Self {
+            count: 1,
+            seqs: None,
+            times: (at, at),
+        }
+    }
 }
 
 pub struct AuditActor {
@@ -223,12 +265,47 @@ pub struct AuditActor {
     flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
 
+/// The running audit trail: the actor's address, and the arbiter (thread) it has to itself,
+/// so building records' JSON and hashing payloads never runs on the threads of the stream,
+/// the hub or the validators.
+pub struct AuditTrail {
+    pub addr: Addr<AuditActor>,
+    arbiter: Arbiter,
+}
+
+impl AuditTrail {
+    /// The arbiter the actor runs on.
+    pub fn arbiter(&self) -> ArbiterHandle {
+        self.arbiter.handle()
+    }
+
+    /// The last step of the shutdown path: writes the `stop` record, waits until everything
+    /// received before it is committed, then stops the arbiter and waits for its thread to
+    /// end.
+    pub async fn shutdown(self, reason: impl Into<String>) -> Result<(), AuditError> {
+        let flushed = self
+            .addr
+            .send(Shutdown {
+                reason: reason.into(),
+            })
+            .await;
+        self.arbiter.stop();
+        let arbiter = self.arbiter;
+        let joined = actix_rt::task::spawn_blocking(move || arbiter.join()).await;
+        if !matches!(joined, Ok(Ok(()))) {
+            error!("The audit arbiter's thread did not end cleanly.");
+        }
+        flushed.map_err(|_| AuditError::Stopped)
+    }
+}
+
 impl AuditActor {
     /// Opens (or creates) the audit store, starts its writer thread, and starts the actor on
-    /// the current arbiter.
-    pub fn start(config: AuditConfig, metrics: AuditMetrics) -> Result<Addr<Self>, AuditError> {
+    /// an arbiter of its own. Needs a running actix `System`.
+    pub fn start(config: AuditConfig, metrics: AuditMetrics) -> Result<AuditTrail, AuditError> {
         let writer = AuditWriter::start(&config.path, config.synchronous)?;
-        Ok(Self {
+        let arbiter = Arbiter::new();
+        let addr = Self::start_in_arbiter(&arbiter.handle(), move |_| Self {
             writer,
             config,
             metrics,
@@ -238,11 +315,13 @@ impl AuditActor {
             accepted: 0,
             committed: 0,
             flush_waiters: Vec::new(),
-        }
-        .start())
+        });
+        Ok(AuditTrail { addr, arbiter })
     }
 
-    fn push(&mut self, record: PendingRecord, ctx: &mut Context<Self>) {
+    /// Queues a record, or, when the queue is full, counts it into the current gap.
+    /// `missing` is what leaving it out loses.
+    fn push(&mut self, record: AuditRecord, missing: Missing, ctx: &mut Context<Self>) {
         self.close_gap();
         if self.queue.len() >= self.config.queue_capacity {
             if self.gap.count == 0 {
@@ -251,16 +330,23 @@ impl AuditActor {
                     "Audit queue full: records cannot be kept until the writer catches up."
                 );
             }
-            self.gap.count += 1;
-            self.gap.first_at.get_or_insert(record.at);
-            self.gap.last_at = Some(record.at);
+            self.gap.absorb(&missing);
             self.metrics.unwritten.inc();
             return;
         }
-        self.queue.push_back(record);
+        self.enqueue(record);
+        self.write(ctx);
+    }
+
+    fn enqueue(&mut self, record: AuditRecord) {
+        self.queue.push_back(PendingRecord {
+            at: record.at,
+            kind: record.kind.as_str(),
+            agent_id: record.agent_id,
+            details: record.details,
+        });
         self.accepted += 1;
         self.metrics.queued.set(self.queue.len() as i64);
-        self.write(ctx);
     }
 
     /// Once there is room after a gap, records it in the chain where it happened.
@@ -269,21 +355,20 @@ impl AuditActor {
             return;
         }
         let gap = std::mem::take(&mut self.gap);
+        let Some((first_at, last_at)) = gap.times else {
+            return;
+        };
         warn!(
             unwritten = gap.count,
             "Audit writer caught up; the gap is recorded."
         );
-        self.queue.push_back(PendingRecord {
-            at: Utc::now(),
-            kind: GAP_KIND,
-            agent_id: None,
-            details: serde_json::json!({
-                "unwritten": gap.count,
-                "first_at": gap.first_at,
-                "last_at": gap.last_at,
-                "reason": "the audit queue was full",
-            }),
-        });
+        self.enqueue(records::gap(&records::Gap {
+            count: gap.count,
+            seqs: gap.seqs,
+            first_at,
+            last_at,
+            reason: QUEUE_FULL.into(),
+        }));
     }
 
     /// Writes what is queued (up to `batch_max`) in one transaction, unless a write is in
@@ -295,8 +380,6 @@ impl AuditActor {
         self.writing = true;
         let take = self.queue.len().min(self.config.batch_max);
         let batch: Vec<PendingRecord> = self.queue.drain(..take).collect();
-        // Gap records are not in `accepted`, so they do not count towards `committed`.
-        let counted = batch.iter().filter(|r| r.kind != GAP_KIND).count() as u64;
         let written = batch.len() as u64;
         let timer = self.metrics.batch_seconds.start_timer();
         let write = self.writer.send(WriteBatch { records: batch });
@@ -304,7 +387,7 @@ impl AuditActor {
             timer.observe_duration();
             let (error, returned) = match res {
                 Ok(Ok(_)) => {
-                    act.written(written, counted);
+                    act.written(written);
                     act.write(ctx);
                     return;
                 }
@@ -324,10 +407,10 @@ impl AuditActor {
         }));
     }
 
-    /// A batch of `written` records, `counted` of them flushable, is committed.
-    fn written(&mut self, written: u64, counted: u64) {
+    /// A batch of `written` records is committed.
+    fn written(&mut self, written: u64) {
         self.metrics.written.inc_by(written);
-        self.committed += counted;
+        self.committed += written;
         let committed = self.committed;
         let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flush_waiters)
             .into_iter()
@@ -397,18 +480,9 @@ impl Actor for AuditActor {
                 }));
             });
         }
-        self.push(
-            PendingRecord {
-                at: Utc::now(),
-                kind: AuditKind::Start.as_str(),
-                agent_id: None,
-                details: serde_json::json!({
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "pid": std::process::id(),
-                }),
-            },
-            ctx,
-        );
+        let start = records::start();
+        let missing = Missing::one(start.at);
+        self.push(start, missing, ctx);
     }
 }
 
@@ -416,15 +490,8 @@ impl Handler<AuditRecord> for AuditActor {
     type Result = ();
 
     fn handle(&mut self, msg: AuditRecord, ctx: &mut Context<Self>) {
-        self.push(
-            PendingRecord {
-                at: msg.at,
-                kind: msg.kind.as_str(),
-                agent_id: msg.agent_id,
-                details: msg.details,
-            },
-            ctx,
-        );
+        let missing = Missing::one(msg.at);
+        self.push(msg, missing, ctx);
     }
 }
 
@@ -433,24 +500,41 @@ impl Handler<Broadcasted> for AuditActor {
 
     fn handle(&mut self, msg: Broadcasted, ctx: &mut Context<Self>) {
         let b = &msg.broadcast;
-        self.push(
-            PendingRecord {
-                at: b.broadcast_at,
-                kind: AuditKind::Broadcast.as_str(),
-                agent_id: Some(b.agent_id.clone()),
-                details: serde_json::json!({
-                    "seq": b.seq,
-                    "event_id": b.event_id,
-                    "scope": b.scope,
-                    "violations": b.violations,
-                    "validated": b.validated,
-                    "latency_ms": b.latency_ms,
-                    // The exact payload sent, by hash: the trail proves what went out.
-                    "payload_sha256": hex::encode(Sha256::digest(&b.json)),
-                }),
-            },
-            ctx,
+        let missing = Missing {
+            count: 1,
+            seqs: Some((b.seq, b.seq)),
+            times: (b.broadcast_at, b.broadcast_at),
+        };
+        self.push(records::broadcast(b), missing, ctx);
+    }
+}
+
+impl Handler<BroadcastsDropped> for AuditActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BroadcastsDropped, ctx: &mut Context<Self>) {
+        error!(
+            count = msg.count,
+            first_seq = msg.first_seq,
+            last_seq = msg.last_seq,
+            reason = %msg.reason,
+            "Broadcasts the hub dropped are missing from the audit trail; an audit_gap record \
+             says which."
         );
+        let seqs = Some((msg.first_seq, msg.last_seq));
+        let missing = Missing {
+            count: msg.count,
+            seqs,
+            times: (msg.first_at, msg.last_at),
+        };
+        let record = records::gap(&records::Gap {
+            count: msg.count,
+            seqs,
+            first_at: msg.first_at,
+            last_at: msg.last_at,
+            reason: msg.reason,
+        });
+        self.push(record, missing, ctx);
     }
 }
 
@@ -469,19 +553,21 @@ impl Handler<Shutdown> for AuditActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
-        self.push(
-            PendingRecord {
-                at: Utc::now(),
-                kind: AuditKind::Stop.as_str(),
-                agent_id: None,
-                details: serde_json::json!({ "reason": msg.reason }),
-            },
-            ctx,
-        );
+        let stop = records::stop(&msg.reason);
+        let missing = Missing::one(stop.at);
+        self.push(stop, missing, ctx);
         let done = self.flush();
         Box::pin(async move {
             let _ = done.await;
         })
+    }
+}
+
+impl Handler<RunningOn> for AuditActor {
+    type Result = MessageResult<RunningOn>;
+
+    fn handle(&mut self, _: RunningOn, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(std::thread::current().id())
     }
 }
 

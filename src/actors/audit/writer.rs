@@ -11,14 +11,15 @@ use serde::Serialize;
 
 use super::{
     AuditQuery,
-    chain::{GENESIS, record_hash, to_hash},
+    chain::{GENESIS, RecordFields, record_hash, stored_time, to_hash},
 };
 use crate::{
     event::AgentId,
     store::{self, StoreError, Synchronous},
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE audit (
     id       INTEGER PRIMARY KEY,  -- 1, 2, 3, … with no gaps (the chain checks it)
     at       TEXT    NOT NULL,     -- RFC 3339, UTC, microseconds: hashed as stored
@@ -26,7 +27,7 @@ CREATE TABLE audit (
     kind     TEXT    NOT NULL,
     agent_id TEXT,
     details  TEXT    NOT NULL,     -- JSON, hashed as stored
-    hash     BLOB    NOT NULL      -- SHA-256(previous hash ‖ canonical record)
+    hash     BLOB    NOT NULL      -- SHA-256(previous hash ‖ every column above)
 );
 CREATE INDEX audit_kind  ON audit(kind, id);
 CREATE INDEX audit_agent ON audit(agent_id, id) WHERE agent_id IS NOT NULL;
@@ -38,7 +39,17 @@ CREATE TABLE audit_anchor (
     last_hash BLOB    NOT NULL,
     purged_at TEXT    NOT NULL
 );
-"#];
+"#,
+    // v2 hashes at_us too; records written before keep their v1 hashes.
+    r#"
+CREATE TABLE audit_format (
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    v2_from_id INTEGER NOT NULL
+);
+INSERT INTO audit_format (singleton, v2_from_id)
+VALUES (1, COALESCE((SELECT MAX(id) FROM audit), (SELECT last_id FROM audit_anchor), 0) + 1);
+"#,
+];
 
 /// A record waiting to be written.
 #[derive(Debug, Clone)]
@@ -148,14 +159,24 @@ impl AuditWriter {
             )?;
             for record in records {
                 id += 1;
-                let at = record.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                let (at, at_us) = stored_time(record.at);
                 let details = record.details.to_string();
                 let agent = record.agent_id.as_deref();
-                let hash = record_hash(&prev, id, &at, record.kind, agent, &details);
+                let hash = record_hash(
+                    &prev,
+                    &RecordFields {
+                        id,
+                        at: &at,
+                        at_us,
+                        kind: record.kind,
+                        agent_id: agent,
+                        details: &details,
+                    },
+                );
                 stmt.execute(params![
                     id,
                     at,
-                    record.at.timestamp_micros(),
+                    at_us,
                     record.kind,
                     agent,
                     details,

@@ -18,9 +18,9 @@ pub struct Publish {
     pub validated: Validated,
 }
 
-/// A broadcast, as the downstream actors (webhooks, audit) receive it (defined with the
-/// other messages several actors receive).
-pub use crate::actors::Broadcasted;
+/// A broadcast, as the downstream actors (webhooks, audit) receive it, and the notice of
+/// broadcasts dropped for one of them (defined with the other messages several actors receive).
+pub use crate::actors::{Broadcasted, BroadcastsDropped};
 
 /// A new session: the hub queues its welcome and catch-up, then registers it.
 #[derive(Debug, Message)]

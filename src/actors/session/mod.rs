@@ -3,7 +3,7 @@
 //!
 //! Receives: the client's frames (the actix-ws `MessageStream`, as a stream); its own heartbeat
 //! timer. Sends: [`Subscribe`] (at start), [`UpdateFilter`] (a `subscribe` frame) and
-//! [`Unsubscribe`] (when it stops) to the hub; an [`AuditRecord`] of kind `eviction` to the
+//! [`Unsubscribe`] (when it stops) to the hub; an `eviction` audit record to the
 //! audit sink when it evicts itself or is evicted. Writes: everything the hub and the session
 //! queue in its [`Outbox`], through its [`Writer`] (the only user of the actix-ws `Session`).
 //!
@@ -39,10 +39,10 @@ use self::{
     writer::{Framing, Writer, WriterEnd},
 };
 use crate::{
-    actors::hub::{
-        HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit, filter::Filter,
+    actors::{
+        audit::records,
+        hub::{HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit, filter::Filter},
     },
-    event::{AuditKind, AuditRecord},
     frame_limit,
     http::auth::Grant,
 };
@@ -300,21 +300,17 @@ impl SessionActor {
             let queued_bytes = self.outbox.queued_bytes();
             tracing::warn!(reason, code = close.code(), queued_bytes, peer = ?self.peer, "Subscriber evicted.");
             if let Some(audit) = &self.fanout.audit {
-                audit.do_send(AuditRecord::now(
-                    AuditKind::Eviction,
-                    None,
-                    serde_json::json!({
-                        "session_id": self.id.to_string(),
-                        "key": self.grant.name,
-                        "reason": reason,
-                        "code": close.code(),
-                        "queued_bytes": queued_bytes,
-                        "queue_max_bytes": self.fanout.settings.queue_max_bytes,
-                        "stale_timeout_secs": self.fanout.settings.stale_timeout_secs,
-                        "idle_secs": self.last_seen.elapsed().as_secs_f64(),
-                        "peer": self.peer,
-                    }),
-                ));
+                audit.do_send(records::eviction(&records::Eviction {
+                    session_id: self.id.to_string(),
+                    key: &self.grant.name,
+                    reason,
+                    code: close.code(),
+                    queued_bytes,
+                    queue_max_bytes: self.fanout.settings.queue_max_bytes,
+                    stale_timeout_secs: self.fanout.settings.stale_timeout_secs,
+                    idle_secs: self.last_seen.elapsed().as_secs_f64(),
+                    peer: self.peer,
+                }));
             }
         } else {
             tracing::debug!(reason, "Subscriber session ended.");

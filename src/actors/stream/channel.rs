@@ -24,16 +24,16 @@ use actix::{
 };
 use awc::{error::WsProtocolError, ws};
 use futures_util::{StreamExt, stream::SplitSink};
-use serde_json::json;
 use tracing::{debug, error, info, warn};
 
 use super::{GenesysStreamActor, StreamContext};
 use crate::{
     actors::{
+        audit::records,
         reference::ScheduleChanged,
         validator::{AgentSignal, SignalInput},
     },
-    event::{AgentId, AuditKind, AuditRecord, RejectReason},
+    event::{AgentId, AuditRecord, RejectReason, Rejected},
     genesys::{
         models::{Channel, ScheduleUpdateEvent},
         notification::{self, Notification},
@@ -186,7 +186,7 @@ impl ChannelActor {
                 act.attempt = 0;
                 act.cx.metrics.channels_connected.inc();
                 info!(channel_id = %act.channel.id, index = act.index, "Channel socket connected.");
-                act.audit(AuditKind::UpstreamConnect, json!({"channelId": act.channel.id}));
+                act.audit(records::upstream_connect(&act.channel.id));
                 act.parent.do_send(ChannelUp { index: act.index });
             }
             Err(SocketError::ChannelGone { .. }) => {
@@ -205,10 +205,10 @@ impl ChannelActor {
     fn reconnect(&mut self, cause: ReconnectCause, ctx: &mut Context<Self>) {
         self.drop_socket(ctx);
         warn!(channel_id = %self.channel.id, cause = cause.as_str(), "Channel socket lost; reconnecting.");
-        self.audit(
-            AuditKind::UpstreamDisconnect,
-            json!({"channelId": self.channel.id, "cause": cause.as_str()}),
-        );
+        self.audit(records::upstream_disconnect(
+            &self.channel.id,
+            cause.as_str(),
+        ));
         self.parent.do_send(ChannelDown {
             index: self.index,
             cause,
@@ -246,9 +246,9 @@ impl ChannelActor {
         }
     }
 
-    fn audit(&self, kind: AuditKind, details: serde_json::Value) {
+    fn audit(&self, record: AuditRecord) {
         if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(kind, None, details));
+            audit.do_send(record);
         }
     }
 
@@ -262,11 +262,13 @@ impl ChannelActor {
         self.cx.metrics.reject(reason);
         debug!(reason = reason.as_str(), %detail, "Rejected a frame.");
         if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(
-                AuditKind::Reject,
+            audit.do_send(records::reject(&Rejected {
+                reason,
                 agent_id,
-                json!({"reason": reason.as_str(), "topic": topic, "detail": detail}),
-            ));
+                topic,
+                detail,
+                correlation_id: None,
+            }));
         }
     }
 

@@ -27,7 +27,6 @@ use actix::{
     ResponseActFuture, WrapFuture,
 };
 use chrono::Utc;
-use serde_json::json;
 use tracing::{info, warn};
 
 pub use channel::ReconnectCause;
@@ -41,7 +40,7 @@ use super::{
 };
 use crate::{
     config::UpstreamSettings,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink},
+    event::{AgentId, AuditSink},
     genesys::{
         GenesysClient, GenesysError, UserExpand, backoff::Backoff, models::Channel,
         topics::TooManyTopics,
@@ -147,12 +146,6 @@ impl GenesysStreamActor {
             reconcile_scheduled: false,
             reconcile_failures: 0,
             started: false,
-        }
-    }
-
-    fn audit(&self, kind: AuditKind, details: serde_json::Value) {
-        if let Some(audit) = &self.cx.audit {
-            audit.do_send(AuditRecord::now(kind, None, details));
         }
     }
 
@@ -460,10 +453,7 @@ impl Handler<ChannelDown> for GenesysStreamActor {
         {
             self.status.connected.fetch_sub(1, Ordering::Relaxed);
         }
-        self.audit(
-            AuditKind::UpstreamDisconnect,
-            json!({"channel": msg.index, "cause": msg.cause.as_str()}),
-        );
+        // The channel has audited the disconnect (with its id); one record per happening.
     }
 }
 

@@ -25,7 +25,6 @@ use actix::{
 use bytes::Bytes;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use tracing::debug;
 
 pub use pool::ValidatorPool;
@@ -34,9 +33,9 @@ use verdict::{Rules, Verdict};
 
 use super::ingest_metrics::IngestMetrics;
 use crate::{
-    actors::hub::Publish,
+    actors::{audit::records, hub::Publish},
     config::Deliver,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink, RejectReason, Validated},
+    event::{AgentId, AuditSink, RejectReason, Rejected, Validated},
     genesys::{
         models::{
             ActivityEvent, ActivityPresence, PresenceEvent, RoutingStatusEvent, User,
@@ -139,11 +138,13 @@ impl ValidatorActor {
         self.metrics.reject(reason);
         debug!(agent_id = %agent_id, reason = reason.as_str(), %detail, "Rejected a signal.");
         if let Some(audit) = &self.outputs.audit {
-            audit.do_send(AuditRecord::now(
-                AuditKind::Reject,
-                Some(agent_id.clone()),
-                json!({"reason": reason.as_str(), "topic": kind.map(|k| k.suffix()), "detail": detail, "correlationId": correlation_id}),
-            ));
+            audit.do_send(records::reject(&Rejected {
+                reason,
+                agent_id: Some(agent_id.clone()),
+                topic: kind.map(|k| k.suffix().to_owned()),
+                detail,
+                correlation_id,
+            }));
         }
     }
 

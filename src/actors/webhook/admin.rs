@@ -1,7 +1,7 @@
 //! The admin commands behind `/v1/webhooks…`: endpoint health, dead letters, replay,
 //! re-enable, attempts. Each answers asynchronously; none blocks delivery.
 
-use actix::{Context, Handler, Message, ResponseFuture};
+use actix::{Context, Handler, Message, MessageResult, ResponseFuture};
 use futures_util::future::join_all;
 use serde::Serialize;
 
@@ -42,6 +42,45 @@ pub struct EndpointHealth {
     pub max_attempts: u32,
 }
 
+/// Events lost for webhooks since the start: accepted by agentcast (broadcast) but never
+/// written to the outbox, so no endpoint will get them and no replay can bring them back.
+#[derive(Message)]
+#[rtype(result = "WebhookLosses")]
+pub struct GetLosses;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WebhookLosses {
+    /// Refused because the outbox queue was full (`agentcast_webhook_refused_total`).
+    pub refused: u64,
+    /// Dropped by the hub before they reached the webhook actor
+    /// (`agentcast_webhook_dropped_total`).
+    pub dropped: u64,
+    /// The most recent loss, of either kind.
+    pub last: Option<Loss>,
+}
+
+/// One run of events lost for webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Loss {
+    /// When agentcast learned of it.
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub count: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub reason: String,
+}
+
+impl WebhookLosses {
+    pub(super) fn record(&mut self, loss: Loss, refused: bool) {
+        if refused {
+            self.refused += loss.count;
+        } else {
+            self.dropped += loss.count;
+        }
+        self.last = Some(loss);
+    }
+}
+
 /// Dead letters of an endpoint, oldest first.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<DeadLetter>, WebhookError>")]
@@ -75,6 +114,14 @@ pub struct EnableEndpoint {
 pub struct ListAttempts {
     pub endpoint: String,
     pub event_id: String,
+}
+
+impl Handler<GetLosses> for WebhookActor {
+    type Result = MessageResult<GetLosses>;
+
+    fn handle(&mut self, _: GetLosses, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.losses.clone())
+    }
 }
 
 impl Handler<ListEndpoints> for WebhookActor {

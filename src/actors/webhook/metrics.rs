@@ -20,6 +20,8 @@ pub struct WebhookMetrics {
     pub unaccepted: IntGauge,
     /// Events refused because more than `accept_queue_capacity` were waiting for the outbox.
     pub refused: IntCounter,
+    /// Broadcasts that never reached the webhook actor (the hub's backlog for it was full).
+    pub dropped: IntCounter,
     /// Attempts by endpoint and outcome (`delivered`, `http_error`, `timeout`, `network`,
     /// `blocked`, `redirect`, `gone`).
     pub attempts: IntCounterVec,
@@ -92,6 +94,15 @@ impl WebhookMetrics {
         registry
             .register(Box::new(refused.clone()))
             .expect("unique metric");
+        let dropped = IntCounter::new(
+            "agentcast_webhook_dropped_total",
+            "Broadcasts that never reached the webhook actor because the hub's backlog for it was \
+             full (lost for webhooks).",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(dropped.clone()))
+            .expect("unique metric");
         let store_errors = IntCounter::new(
             "agentcast_webhook_outbox_errors_total",
             "Outbox writes that failed and were retried.",
@@ -109,6 +120,7 @@ impl WebhookMetrics {
             accept_seconds,
             unaccepted,
             refused,
+            dropped,
             attempts: counter_vec(
                 "agentcast_webhook_attempts_total",
                 "Delivery attempts by endpoint and outcome.",

@@ -53,8 +53,8 @@ use tracing::{error, info, warn};
 
 pub use self::{
     admin::{
-        EnableEndpoint, EndpointHealth, ListAttempts, ListDeadLetters, ListEndpoints,
-        ReplayDeadLetters,
+        EnableEndpoint, EndpointHealth, GetLosses, ListAttempts, ListDeadLetters, ListEndpoints,
+        Loss, ReplayDeadLetters, WebhookLosses,
     },
     attempt::AttemptError,
     endpoint::{Endpoint, WebhookConfig},
@@ -70,13 +70,18 @@ use self::{
     },
     worker::{EndpointChanged, EndpointWorker, Enqueue, FlushOutcomes, WorkerShared},
 };
-use super::Broadcasted;
+use super::{
+    Broadcasted, BroadcastsDropped,
+    audit::records::{self, EndpointChange, WebhookDeadLetter},
+};
 use crate::{
     config::ConfigError,
-    event::{AgentId, AuditKind, AuditRecord, AuditSink, Broadcast},
+    event::{AgentId, AuditSink, Broadcast},
     store::StoreError,
 };
 
+/// Why an event refused at the outbox's door is lost (audit records, `/v1/webhooks`).
+const REFUSED_REASON: &str = "refused: outbox queue full";
 /// Wait before retrying an outbox write that failed.
 const STORE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Deliveries removed per retention transaction (keeps each one short).
@@ -176,6 +181,8 @@ pub struct WebhookActor {
     writing: bool,
     /// Events refused in the current run of a full queue (logged once per run).
     refusing: u64,
+    /// Events lost for webhooks (refused, or dropped before they reached this actor).
+    losses: WebhookLosses,
     /// Broadcasts handed over so far, and how many of them are settled (committed or refused).
     handed: u64,
     settled: u64,
@@ -213,6 +220,7 @@ impl WebhookActor {
             waiting: Vec::new(),
             writing: false,
             refusing: 0,
+            losses: WebhookLosses::default(),
             handed: 0,
             settled: 0,
             flush_waiters: Vec::new(),
@@ -260,16 +268,23 @@ impl WebhookActor {
                 );
             }
             self.refusing += 1;
+            self.losses.record(
+                Loss {
+                    at: chrono::Utc::now(),
+                    count: 1,
+                    first_seq: broadcast.seq,
+                    last_seq: broadcast.seq,
+                    reason: REFUSED_REASON.into(),
+                },
+                true,
+            );
             if let Some(audit) = &self.audit {
-                audit.do_send(AuditRecord::now(
-                    AuditKind::WebhookDeadLetter,
-                    Some(broadcast.agent_id.clone()),
-                    serde_json::json!({
-                        "event_id": broadcast.event_id,
-                        "endpoints": targets.iter().map(|t| &*t.endpoint).collect::<Vec<_>>(),
-                        "reason": "refused: outbox queue full",
-                    }),
-                ));
+                audit.do_send(records::webhook_dead_letter(&WebhookDeadLetter::Refused {
+                    event_id: &broadcast.event_id,
+                    agent_id: broadcast.agent_id.clone(),
+                    endpoints: targets.iter().map(|t| &*t.endpoint).collect(),
+                    reason: REFUSED_REASON,
+                }));
             }
             if let Some(reply) = reply {
                 let _ = reply.send(Err(WebhookError::Overloaded(self.waiting.len())));
@@ -368,16 +383,13 @@ impl WebhookActor {
                 .with_label_values(&[&endpoint])
                 .inc();
             if let Some(audit) = &self.audit {
-                audit.do_send(AuditRecord::now(
-                    AuditKind::WebhookDeadLetter,
-                    Some(agent_id.clone()),
-                    serde_json::json!({
-                        "endpoint": &*endpoint,
-                        "event_id": &*event_id,
-                        "attempts": 0,
-                        "reason": outbox::DEAD_REASON_DISABLED,
-                    }),
-                ));
+                audit.do_send(records::webhook_dead_letter(&WebhookDeadLetter::Event {
+                    endpoint: &endpoint,
+                    event_id: &event_id,
+                    agent_id: agent_id.clone(),
+                    attempts: 0,
+                    reason: outbox::DEAD_REASON_DISABLED,
+                }));
             }
             if let Some(observer) = &self.observer {
                 observer.do_send(DeliveryReport {
@@ -449,15 +461,11 @@ impl Actor for WebhookActor {
                 found => {
                     // A new URL for a disabled endpoint is an operator's fix: start enabled.
                     if let (Some(old), Some(audit)) = (found, &self.audit) {
-                        audit.do_send(AuditRecord::now(
-                            AuditKind::WebhookEndpoint,
-                            None,
-                            serde_json::json!({
-                                "endpoint": &*cfg.id,
-                                "action": "enabled",
-                                "reason": "its URL changed while it was disabled",
-                                "was_disabled_because": old.disabled_reason,
-                            }),
+                        audit.do_send(records::webhook_endpoint(
+                            &cfg.id,
+                            &EndpointChange::EnabledForNewUrl {
+                                was_disabled_because: old.disabled_reason.as_deref(),
+                            },
                         ));
                     }
                     EndpointRecord {
@@ -496,6 +504,41 @@ impl Handler<Broadcasted> for WebhookActor {
 
     fn handle(&mut self, msg: Broadcasted, ctx: &mut Context<Self>) {
         self.accept(&msg.broadcast, None, ctx);
+    }
+}
+
+/// Broadcasts the hub dropped for this actor: lost for every endpoint that would have wanted
+/// them. Counted, kept for `/v1/webhooks`, logged at ERROR and audited.
+impl Handler<BroadcastsDropped> for WebhookActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BroadcastsDropped, _: &mut Context<Self>) {
+        self.metrics.dropped.inc_by(msg.count);
+        error!(
+            count = msg.count,
+            first_seq = msg.first_seq,
+            last_seq = msg.last_seq,
+            reason = %msg.reason,
+            "Broadcasts never reached the webhook actor: they are lost for webhooks."
+        );
+        if let Some(audit) = &self.audit {
+            audit.do_send(records::webhook_dead_letter(&WebhookDeadLetter::Dropped {
+                count: msg.count,
+                first_seq: msg.first_seq,
+                last_seq: msg.last_seq,
+                reason: &msg.reason,
+            }));
+        }
+        self.losses.record(
+            Loss {
+                at: chrono::Utc::now(),
+                count: msg.count,
+                first_seq: msg.first_seq,
+                last_seq: msg.last_seq,
+                reason: msg.reason,
+            },
+            false,
+        );
     }
 }
 

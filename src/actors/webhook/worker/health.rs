@@ -9,13 +9,13 @@ use tracing::{error, info, warn};
 
 use super::{Enable, EndpointChanged, EndpointWorker, FailureSummary};
 use crate::{
+    actors::audit::records::{self, EndpointChange, WebhookDeadLetter},
     actors::webhook::{
         ReportResult,
         attempt::AttemptError,
         outbox::{AttemptLog, DEAD_REASON_DISABLED, DeadLetterPending, now_ms},
         scheduler::Delivery,
     },
-    event::AuditKind,
 };
 
 impl EndpointWorker {
@@ -89,15 +89,10 @@ impl EndpointWorker {
             .enabled
             .with_label_values(&[self.endpoint()])
             .set(0);
-        self.audit(
-            AuditKind::WebhookEndpoint,
-            None,
-            serde_json::json!({
-                "endpoint": &*self.cfg.id,
-                "action": "disabled",
-                "reason": reason,
-            }),
-        );
+        self.audit(records::webhook_endpoint(
+            &self.cfg.id,
+            &EndpointChange::Disabled { reason: &reason },
+        ));
         self.parent.do_send(EndpointChanged {
             endpoint: self.cfg.id.clone(),
             enabled: false,
@@ -130,15 +125,11 @@ impl EndpointWorker {
                     .dead_letters
                     .with_label_values(&[&endpoint])
                     .inc_by(count as u64);
-                act.audit(
-                    AuditKind::WebhookDeadLetter,
-                    None,
-                    serde_json::json!({
-                        "endpoint": &*endpoint,
-                        "count": count,
-                        "reason": DEAD_REASON_DISABLED,
-                    }),
-                );
+                act.audit(records::webhook_dead_letter(&WebhookDeadLetter::Queue {
+                    endpoint: &endpoint,
+                    count,
+                    reason: DEAD_REASON_DISABLED,
+                }));
             }
             Ok(Err(e)) => error!(endpoint = &*endpoint, error = %e, "Outbox: could not dead-letter the queue of a disabled endpoint; its deliveries stay pending."),
             Err(e) => error!(endpoint = &*endpoint, error = %e, "Outbox: could not dead-letter the queue of a disabled endpoint; its deliveries stay pending."),
@@ -168,11 +159,10 @@ impl Handler<Enable> for EndpointWorker {
             .enabled
             .with_label_values(&[self.endpoint()])
             .set(1);
-        self.audit(
-            AuditKind::WebhookEndpoint,
-            None,
-            serde_json::json!({ "endpoint": &*self.cfg.id, "action": "enabled", "by": msg.by }),
-        );
+        self.audit(records::webhook_endpoint(
+            &self.cfg.id,
+            &EndpointChange::Enabled { by: &msg.by },
+        ));
         self.parent.do_send(EndpointChanged {
             endpoint: self.cfg.id.clone(),
             enabled: true,

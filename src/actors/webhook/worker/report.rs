@@ -5,23 +5,19 @@ use tracing::warn;
 
 use super::EndpointWorker;
 use crate::{
+    actors::audit::records::{self, AttemptOutcome, WebhookAttempt, WebhookDeadLetter},
     actors::webhook::{
         DeliveryReport, ReportResult,
         outbox::{AttemptLog, now_ms},
         scheduler::Delivery,
     },
-    event::{AgentId, AuditKind, AuditRecord},
+    event::AuditRecord,
 };
 
 impl EndpointWorker {
-    pub(super) fn audit(
-        &self,
-        kind: AuditKind,
-        agent: Option<AgentId>,
-        details: serde_json::Value,
-    ) {
+    pub(super) fn audit(&self, record: AuditRecord) {
         if let Some(audit) = &self.shared.audit {
-            audit.do_send(AuditRecord::now(kind, agent, details));
+            audit.do_send(record);
         }
     }
 
@@ -31,28 +27,23 @@ impl EndpointWorker {
         log: &AttemptLog,
         result: &ReportResult,
     ) {
-        let (outcome, extra) = match result {
-            ReportResult::Delivered => ("delivered", serde_json::Value::Null),
-            ReportResult::Retrying { after } => (
-                "retry",
-                serde_json::json!(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
-            ),
-            ReportResult::DeadLettered { reason } => ("dead_letter", serde_json::json!(reason)),
+        let outcome = match result {
+            ReportResult::Delivered => AttemptOutcome::Delivered,
+            ReportResult::Retrying { after } => AttemptOutcome::Retry {
+                in_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            },
+            ReportResult::DeadLettered { .. } => AttemptOutcome::DeadLetter,
         };
-        self.audit(
-            AuditKind::WebhookAttempt,
-            Some(delivery.agent_id.clone()),
-            serde_json::json!({
-                "endpoint": &*self.cfg.id,
-                "event_id": &*delivery.event_id,
-                "attempt": log.attempt,
-                "status": log.status,
-                "duration_ms": log.duration_ms,
-                "error": log.error,
-                "outcome": outcome,
-                "retry_in_ms": if outcome == "retry" { extra.clone() } else { serde_json::Value::Null },
-            }),
-        );
+        self.audit(records::webhook_attempt(&WebhookAttempt {
+            endpoint: &self.cfg.id,
+            event_id: &delivery.event_id,
+            agent_id: delivery.agent_id.clone(),
+            attempt: log.attempt,
+            status: log.status,
+            duration_ms: log.duration_ms,
+            error: log.error.as_deref(),
+            outcome,
+        }));
         if let ReportResult::DeadLettered { reason } = result {
             self.shared
                 .metrics
@@ -66,16 +57,13 @@ impl EndpointWorker {
                 reason,
                 "Webhook event dead-lettered."
             );
-            self.audit(
-                AuditKind::WebhookDeadLetter,
-                Some(delivery.agent_id.clone()),
-                serde_json::json!({
-                    "endpoint": &*self.cfg.id,
-                    "event_id": &*delivery.event_id,
-                    "attempts": log.attempt,
-                    "reason": reason,
-                }),
-            );
+            self.audit(records::webhook_dead_letter(&WebhookDeadLetter::Event {
+                endpoint: &self.cfg.id,
+                event_id: &delivery.event_id,
+                agent_id: delivery.agent_id.clone(),
+                attempts: log.attempt,
+                reason,
+            }));
         }
     }
 
