@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// A Genesys user id, shared cheaply between actors.
 pub type AgentId = Arc<str>;
 
-/// Who should hear about a state (design §3, the seed's four scopes).
+/// Who should hear about a state (architecture §3, the seed's four scopes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -52,7 +52,7 @@ impl Scope {
     }
 }
 
-/// What a check found wrong (design §3).
+/// What a check found wrong (architecture §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationKind {
@@ -146,14 +146,14 @@ pub struct Broadcast {
     pub violations: Vec<ViolationKind>,
     pub queues: Vec<String>,
     pub validated: bool,
-    /// The JSON payload (design §4), exactly as sent to subscribers and webhooks.
+    /// The JSON payload (architecture §4), exactly as sent to subscribers and webhooks.
     pub json: Bytes,
     /// Ingest → dispatch inside agentcast.
     pub latency_ms: f64,
     pub broadcast_at: DateTime<Utc>,
 }
 
-/// The broadcast payload (design §4). The seed's field names are kept.
+/// The broadcast payload (architecture §4). The seed's field names are kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStatePayload {
@@ -231,7 +231,7 @@ pub struct Rejected {
     pub correlation_id: Option<String>,
 }
 
-/// The kinds of audit record (design §7).
+/// The kinds of audit record (architecture §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {

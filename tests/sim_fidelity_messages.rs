@@ -68,8 +68,8 @@ async fn messages_of_a_change() -> (SimHandle, String, HashMap<String, Value>) {
 async fn the_envelope_and_the_presence_message_match_the_official_example() {
     let (_sim, _agent, messages) = messages_of_a_change().await;
     let presence = &messages["presence"];
-    // The official example omits modifiedDate, which §3.1 lists: the envelope is compared
-    // with it, the body with the §3.1 fixture.
+    // The official example omits modifiedDate, which Genesys reference §3.1 lists: the envelope is compared
+    // with it, the body with the Genesys reference §3.1 fixture.
     let mut envelope = presence.clone();
     envelope["eventBody"] = json!({});
     assert_conforms(

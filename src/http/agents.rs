@@ -1,5 +1,5 @@
 //! `GET /v1/agents` and `GET /v1/agents/{id}`: each agent's latest validated state, exactly
-//! the payload subscribers received (design §4), for the scopes the caller's key may see.
+//! the payload subscribers received (architecture §4), for the scopes the caller's key may see.
 //!
 //! State: `web::Data<HubHandle>` and `web::Data<ApiKeys>`.
 

@@ -341,7 +341,7 @@ fn edit_schedule(org: &Org, world: &mut World, agent: u32) -> Option<Change> {
     })
 }
 
-/// A `v2.users.{id}.workforcemanagement.schedules` body (§3.7).
+/// A `v2.users.{id}.workforcemanagement.schedules` body (Genesys reference §3.7).
 pub fn schedule_update(
     org: &Org,
     agent: u32,

@@ -44,7 +44,7 @@ fn definition_ref(org: &Org, status: &Status) -> PresenceDefinitionRef {
     }
 }
 
-/// `v2.users.{id}.presence` (§3.1). `systemPresence` uses the notification spelling
+/// `v2.users.{id}.presence` (Genesys reference §3.1). `systemPresence` uses the notification spelling
 /// (`AVAILABLE`, `ON_QUEUE`; only `AVAILABLE` is confirmed).
 pub fn presence(org: &Org, status: &Status) -> PresenceEvent {
     PresenceEvent {
@@ -65,7 +65,7 @@ fn routing(status: &Status) -> RoutingStatus {
     }
 }
 
-/// `v2.users.{id}.routingStatus` (§3.2).
+/// `v2.users.{id}.routingStatus` (Genesys reference §3.2).
 pub fn routing_status(org: &Org, agent: u32, status: &Status) -> RoutingStatusEvent {
     RoutingStatusEvent {
         id: Some(org.agents[agent as usize].id.clone()),
@@ -74,7 +74,7 @@ pub fn routing_status(org: &Org, agent: u32, status: &Status) -> RoutingStatusEv
     }
 }
 
-/// `v2.users.{id}.activity` (§3.3).
+/// `v2.users.{id}.activity` (Genesys reference §3.3).
 pub fn activity(org: &Org, agent: u32, status: &Status) -> ActivityEvent {
     ActivityEvent {
         id: Some(org.agents[agent as usize].id.clone()),
@@ -97,7 +97,7 @@ pub fn activity(org: &Org, agent: u32, status: &Status) -> ActivityEvent {
     }
 }
 
-/// `v2.users.{id}.conversationsummary` (§3.4): ACD counts under `contactCenter`; the emulator
+/// `v2.users.{id}.conversationsummary` (Genesys reference §3.4): ACD counts under `contactCenter`; the emulator
 /// has no non-ACD interactions and no after-call work, so those are 0.
 pub fn conversation_summary(
     org: &Org,

@@ -1,5 +1,5 @@
 //! The embedded Genesys Cloud emulator: a stand-in for login, the Platform API and the
-//! notification service, faithful to `shared/reference/genesys-cloud-api.md`, so code that
+//! notification service, faithful to `docs/reference/genesys-cloud-api.md`, so code that
 //! works against it works against Genesys Cloud.
 //!
 //! ```text

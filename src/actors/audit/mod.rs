@@ -1,4 +1,4 @@
-//! `AuditActor`: the durable, hash-chained audit trail (design §7).
+//! `AuditActor`: the durable, hash-chained audit trail (architecture §7).
 //!
 //! ```text
 //!  hub ─────────── Broadcasted ──┐

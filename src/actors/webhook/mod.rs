@@ -1,5 +1,5 @@
 //! `WebhookActor`: at-least-once, signed delivery of every broadcast to the supervisor systems'
-//! webhooks (design §6).
+//! webhooks (architecture §6).
 //!
 //! ```text
 //!  hub ──Broadcasted──▶ WebhookActor ──InsertEvents (batched)──▶ OutboxStore (SQLite thread)

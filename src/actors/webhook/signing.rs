@@ -108,7 +108,7 @@ pub fn generate_secret() -> String {
 mod tests {
     use super::*;
 
-    /// Vector A (reference §1.3: the spec's Python tests, the Go/JS/PHP libraries, Svix).
+    /// Vector A (webhook reference §1.3: the spec's Python tests, the Go/JS/PHP libraries, Svix).
     const A: (&str, &str, i64, &str, &str) = (
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -116,7 +116,7 @@ mod tests {
         r#"{"test": 2432232314}"#,
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
     );
-    /// Vector B (reference §1.3: the Rust library's test).
+    /// Vector B (webhook reference §1.3: the Rust library's test).
     const B: (&str, &str, i64, &str, &str) = (
         "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
         "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",

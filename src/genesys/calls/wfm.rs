@@ -3,7 +3,7 @@
 //!
 //! A schedule search may answer `Processing` instead of a result (large units, or
 //! `forceAsync`). How the real service delivers the finished result to a client-credentials
-//! caller is not documented (reference §3.7, UNCONFIRMED), so this client asks again with
+//! caller is not documented (Genesys reference §3.7, UNCONFIRMED), so this client asks again with
 //! backoff until the answer is `Complete`, and fetches `downloadUrl` when the result is too
 //! large to be inlined.
 

@@ -1,5 +1,5 @@
 //! Wire models of the Genesys Cloud Platform API, field for field as in
-//! `shared/reference/genesys-cloud-api.md`.
+//! `docs/reference/genesys-cloud-api.md`.
 //!
 //! The same structs are read by the client and written by the emulator, so a field-name
 //! mistake would hide itself; the fidelity tests compare the emulator's JSON against fixtures

@@ -1,4 +1,4 @@
-//! The Notifications API (§2.1–§2.3): channels and their subscriptions.
+//! The Notifications API (Genesys reference §2.1–§2.3): channels and their subscriptions.
 //!
 //! Channels belong to the OAuth client that created them (another client gets 404); any token
 //! of that client may use them. Choices where the reference is silent (UNCONFIRMED):

@@ -1,4 +1,4 @@
-//! `POST /oauth/token`: the client-credentials grant (§1.2, §1.3).
+//! `POST /oauth/token`: the client-credentials grant (Genesys reference §1.2, §1.3).
 //!
 //! Credentials are accepted only as `Authorization: Basic base64(id:secret)`, as every
 //! official client sends them (the body form is UNCONFIRMED, so it is refused). Errors are

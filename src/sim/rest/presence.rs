@@ -1,4 +1,4 @@
-//! Presence definitions (§3.8): `GET /api/v2/presence/definitions` (not paged, `OnQueue`
+//! Presence definitions (Genesys reference §3.8): `GET /api/v2/presence/definitions` (not paged, `OnQueue`
 //! spelling), the deprecated paged `GET /api/v2/presencedefinitions` (`On Queue` spelling)
 //! and `GET /api/v2/systempresences`.
 //!

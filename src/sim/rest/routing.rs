@@ -1,4 +1,4 @@
-//! Utilization (§4.4): the org default and a user's limits (`level` `Agent` when overridden,
+//! Utilization (Genesys reference §4.4): the org default and a user's limits (`level` `Agent` when overridden,
 //! else `Organization` with the org default, as documented).
 
 use actix_web::{HttpResponse, web};

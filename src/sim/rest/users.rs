@@ -1,4 +1,4 @@
-//! Users (§4.1) and their presence (§3.8): the paged roster, one user, routing status, the
+//! Users (Genesys reference §4.1) and their presence (§3.8): the paged roster, one user, routing status, the
 //! PureCloud presence and the bulk presence endpoint.
 //!
 //! Choices where the reference is silent (UNCONFIRMED):
@@ -156,7 +156,7 @@ async fn one(
     Ok(HttpResponse::Ok().json(user))
 }
 
-/// `OFF_QUEUE` for an unknown user, as documented (§3.8).
+/// `OFF_QUEUE` for an unknown user, as documented (Genesys reference §3.8).
 async fn routing_status(_api: Api, path: web::Path<String>, sim: web::Data<Sim>) -> HttpResponse {
     let status = match sim.org.agent_index(&path) {
         Some(agent) => routing(&sim.org, &lock(&sim.world).agents[agent as usize], agent),

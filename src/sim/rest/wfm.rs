@@ -1,4 +1,4 @@
-//! Workforce management (§4.2, §4.3): agent → management unit, the management unit, a
+//! Workforce management (Genesys reference §4.2, §4.3): agent → management unit, the management unit, a
 //! business unit's activity codes and the business-unit schedule search.
 //!
 //! Schedule search choices (the reference leaves them open):
