@@ -6,7 +6,8 @@
 //!    hand-over → commit window (what a crash could lose) at that rate.
 //! 3. Audit records written per second (hash-chained, batched, `synchronous = full`).
 //!
-//! Every figure printed is measured here; nothing is typed in.
+//! Every figure printed is measured here; nothing is typed in. A line per stage goes to stderr
+//! as it finishes; stdout gets one JSON document with every figure, for `docs/benchmarks/`.
 
 use std::{
     collections::HashMap,
@@ -29,6 +30,7 @@ use agentcast::{
     event::{AuditKind, AuditRecord, Scope},
     store::Synchronous,
 };
+use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.
@@ -51,25 +53,30 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let run = |stage: &str| args.is_empty() || args.iter().any(|a| a == stage);
-    actix_rt::System::new().block_on(async {
-        println!(
-            "agentcast webhook/audit benchmark ({} cores, load average {})",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
-            std::fs::read_to_string("/proc/loadavg")
+    let report = actix_rt::System::new().block_on(async {
+        let mut report = json!({
+            "benchmark": "agentcast webhook/audit",
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "load_average": std::fs::read_to_string("/proc/loadavg")
                 .unwrap_or_default()
-                .trim()
-        );
+                .trim(),
+        });
         if run("throughput") {
-            throughput().await;
+            report["throughput"] = throughput().await;
         }
         if run("latency") {
-            latency(Synchronous::Full).await;
-            latency(Synchronous::Normal).await;
+            report["latency"] = json!([
+                latency(Synchronous::Full).await,
+                latency(Synchronous::Normal).await,
+            ]);
         }
         if run("audit") {
-            audit().await;
+            report["audit"] = audit().await;
         }
+        report
     });
+    println!("{report:#}");
 }
 
 fn start_webhooks(
@@ -112,7 +119,7 @@ fn event(i: u64) -> Arc<agentcast::event::Broadcast> {
     ))
 }
 
-async fn throughput() {
+async fn throughput() -> Value {
     let receiver = TestReceiver::always_ok().expect("receiver");
     let dir = tempfile::tempdir().expect("dir");
     let (actor, mut reports) = start_webhooks(&dir, &receiver.url, Synchronous::Full);
@@ -133,11 +140,18 @@ async fn throughput() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "throughput: {THROUGHPUT_EVENTS} signed deliveries in {secs:.2} s = {:.0} deliveries/s (target ≥ 5,000)",
-        THROUGHPUT_EVENTS as f64 / secs
+    let per_sec = THROUGHPUT_EVENTS as f64 / secs;
+    eprintln!(
+        "throughput: {THROUGHPUT_EVENTS} signed deliveries in {secs:.2} s = {per_sec:.0} deliveries/s (target ≥ 5,000)"
     );
     receiver.stop().await;
+    json!({
+        "what": "signed deliveries to a loopback receiver, one endpoint, synchronous = full",
+        "deliveries": THROUGHPUT_EVENTS,
+        "secs": secs,
+        "deliveries_per_sec": per_sec,
+        "target_per_sec": 5_000,
+    })
 }
 
 /// Per event id: when it was handed over and when the outbox commit answered.
@@ -148,7 +162,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn latency(synchronous: Synchronous) {
+async fn latency(synchronous: Synchronous) -> Value {
     let receiver = TestReceiver::always_ok().expect("receiver");
     let dir = tempfile::tempdir().expect("dir");
     let (actor, mut reports) = start_webhooks(&dir, &receiver.url, synchronous);
@@ -213,23 +227,36 @@ async fn latency(synchronous: Synchronous) {
     }
     to_2xx.sort_by(f64::total_cmp);
     window.sort_by(f64::total_cmp);
-    println!(
-        "latency at {PACED_RATE} events/s for {PACED_SECS} s, synchronous = {}: outbox-accept → 2xx p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 50 ms)",
-        synchronous.pragma().to_lowercase(),
+    let synchronous = synchronous.pragma().to_lowercase();
+    let (p50, p99, max) = (
         percentile(&to_2xx, 50.0),
         percentile(&to_2xx, 99.0),
-        to_2xx.last().copied().unwrap_or_default()
+        to_2xx.last().copied().unwrap_or_default(),
     );
-    println!(
-        "  hand-over → outbox commit (the window a crash could lose): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+    let (w50, w99, wmax) = (
         percentile(&window, 50.0),
         percentile(&window, 99.0),
-        window.last().copied().unwrap_or_default()
+        window.last().copied().unwrap_or_default(),
+    );
+    eprintln!(
+        "latency at {PACED_RATE} events/s for {PACED_SECS} s, synchronous = {synchronous}: outbox-accept → 2xx p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms (target p99 ≤ 50 ms)"
+    );
+    eprintln!(
+        "  hand-over → outbox commit (the window a crash could lose): p50 {w50:.2} ms, p99 {w99:.2} ms, max {wmax:.2} ms"
     );
     receiver.stop().await;
+    json!({
+        "synchronous": synchronous,
+        "default": synchronous == "full",
+        "rate_per_sec": PACED_RATE,
+        "secs": PACED_SECS,
+        "accept_to_2xx_ms": {"p50": p50, "p99": p99, "max": max},
+        "handover_to_commit_ms": {"p50": w50, "p99": w99, "max": wmax},
+        "target_p99_ms": 50,
+    })
 }
 
-async fn audit() {
+async fn audit() -> Value {
     let dir = tempfile::tempdir().expect("dir");
     let settings = AuditSettings {
         path: dir.path().join("audit.sqlite").display().to_string(),
@@ -262,18 +289,27 @@ async fn audit() {
         .expect("audit");
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(metrics.unwritten.get(), 0);
-    println!(
-        "audit: {} records written (hash-chained, batches of ≤ {}) in {secs:.2} s = {:.0} records/s (target ≥ 20,000)",
-        metrics.written.get(),
+    let written = metrics.written.get();
+    eprintln!(
+        "audit: {written} records written (hash-chained, batches of ≤ {}) in {secs:.2} s = {:.0} records/s (target ≥ 20,000)",
         settings.batch_max,
-        metrics.written.get() as f64 / secs
+        written as f64 / secs
     );
     let verify_started = Instant::now();
     let verified = agentcast::actors::audit::verify_path(&dir.path().join("audit.sqlite"), None)
         .expect("chain intact");
-    println!(
-        "  audit verify: {} records checked in {:.2} s",
-        verified.records,
-        verify_started.elapsed().as_secs_f64()
+    let verify_secs = verify_started.elapsed().as_secs_f64();
+    eprintln!(
+        "  audit verify: {} records checked in {verify_secs:.2} s",
+        verified.records
     );
+    json!({
+        "records": written,
+        "batch_max": settings.batch_max,
+        "secs": secs,
+        "records_per_sec": written as f64 / secs,
+        "target_per_sec": 20_000,
+        "verify_records": verified.records,
+        "verify_secs": verify_secs,
+    })
 }
