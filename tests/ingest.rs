@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{
     TestSim,
     service::{TestService, converges},
+    within,
 };
 use serde_json::{Value, json};
 
@@ -129,6 +130,30 @@ async fn an_expired_channel_is_replaced_and_resubscribed() {
         true,
     )
     .await;
+}
+
+#[actix_rt::test]
+async fn a_channel_that_cannot_be_replaced_is_retried_until_shutdown_and_not_after() {
+    const CREATE: &str = "POST /api/v2/notifications/channels";
+    let sim = TestSim::start(5, |_| {});
+    let service = TestService::start(&sim, |_| {}).await;
+    service.ready().await;
+    // Every replacement the emulator hands out from now on is unusable (no connectUri).
+    let created = sim.calls(CREATE, 200).await;
+    sim.fault("channel_without_uri", json!({"count": 1_000_000}))
+        .await;
+    sim.fault("expire_channel", json!({})).await;
+    within("three failed replacements", async {
+        while sim.calls(CREATE, 200).await < created + 3 {
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let upstream = service.service.as_ref().expect("running").upstream.clone();
+    assert!(!upstream.is_ready(), "a channel is down");
+    service.shutdown().await;
+    // Stopped: its pending replacement timer went with it.
+    assert!(upstream.stopped.load(std::sync::atomic::Ordering::Relaxed));
 }
 
 #[actix_rt::test]

@@ -71,13 +71,16 @@ pub struct UpstreamStatus {
     pub connected: AtomicUsize,
     pub agents: AtomicUsize,
     pub reconciled: AtomicBool,
+    /// The stream actor has stopped (shutdown): nothing upstream is retried any more.
+    pub stopped: AtomicBool,
 }
 
 impl UpstreamStatus {
-    /// Every channel connected and the first reconciliation done.
+    /// Every channel connected and the first reconciliation done, and not stopped.
     pub fn is_ready(&self) -> bool {
         let channels = self.channels.load(Ordering::Relaxed);
-        channels > 0
+        !self.stopped.load(Ordering::Relaxed)
+            && channels > 0
             && self.connected.load(Ordering::Relaxed) == channels
             && self.reconciled.load(Ordering::Relaxed)
     }
@@ -361,6 +364,13 @@ impl GenesysStreamActor {
 
 impl Actor for GenesysStreamActor {
     type Context = Context<Self>;
+
+    /// Stopping drops every pending timer and future of the actor: channel replacements and
+    /// reconciliations are not retried after shutdown.
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.status.stopped.store(true, Ordering::Relaxed);
+        info!("Upstream stream stopped.");
+    }
 }
 
 impl Handler<Start> for GenesysStreamActor {
