@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Probes the memory a subscriber can make `agentcast demo` hold with one WebSocket frame.
+"""Probes the memory one oversized WebSocket frame can make agentcast hold.
 
-Starts the demo binary (default target/release/agentcast) on a free port, connects
-`clients` raw sockets with the demo's key, and on each sends a text-frame header declaring
-1 TiB, then `--megabytes` of filler. Prints one JSON line: the demo's resident memory before
-and at its peak, how each socket ended (the close code, or how it broke), and how much was sent.
+Subscriber side (default): starts `agentcast demo` (default binary target/release/agentcast) on
+a free port, connects `clients` raw sockets with the demo's key, and on each sends a text-frame
+header declaring 1 TiB, then `--megabytes` of filler. Prints one JSON line: the demo's resident
+memory before and at its peak, how each socket ended (the close code, or how it broke), and how
+much was sent.
+
+Upstream side (`--upstream`): starts `agentcast sim` and `agentcast run` as two processes, waits
+for `run` to be ready, asks the emulator for an `oversized_frame` of `--megabytes` MB on every
+socket, and prints `run`'s resident memory before and at its peak over the next seconds.
 
     python3 benches/frame_flood.py [--binary PATH] [--clients 3] [--megabytes 300]
+    python3 benches/frame_flood.py --upstream [--binary PATH] [--megabytes 60]
 """
 
 import argparse
@@ -16,8 +22,10 @@ import re
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
+import urllib.request
 
 
 def rss_kib(pid):
@@ -103,12 +111,86 @@ def flood(sock, megabytes, result):
     result["sent_mib"] = sent
 
 
+def upstream(args):
+    binary = os.path.abspath(args.binary)
+    with tempfile.TemporaryDirectory() as workdir:
+        sim = subprocess.Popen(
+            [binary, "sim", "--listen", "127.0.0.1:0", "--agents", "20", "--events-per-sec", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=workdir,
+            text=True,
+        )
+        run = None
+        try:
+            first = json.loads(sim.stdout.readline())
+            port = free_port()
+            env = dict(
+                os.environ,
+                GENESYS_CLIENT_ID=first["clientId"],
+                GENESYS_CLIENT_SECRET=first["clientSecret"],
+                AGENTCAST_GENESYS_API_BASE=first["base"],
+                AGENTCAST_HTTP_LISTEN=f"127.0.0.1:{port}",
+                AGENTCAST_LOG_LEVEL="error",
+            )
+            run = subprocess.Popen(
+                [binary, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=workdir
+            )
+            deadline = time.time() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.time() > deadline:
+                    raise RuntimeError("agentcast run did not become ready")
+                time.sleep(0.2)
+            time.sleep(2)  # settle before the baseline reading
+            before = peak = rss_kib(run.pid)
+            request = urllib.request.Request(
+                f"{first['base']}/sim/faults/oversized_frame",
+                data=json.dumps({"bytes": args.megabytes * 1_000_000}).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                fault = json.loads(answer.read())
+            until = time.time() + 10
+            while time.time() < until:
+                peak = max(peak, rss_kib(run.pid))
+                time.sleep(0.02)
+            print(
+                json.dumps(
+                    {
+                        "binary": args.binary,
+                        "side": "upstream",
+                        "frame_megabytes": args.megabytes,
+                        "fault": fault,
+                        "run_rss_before_mib": round(before / 1024, 1),
+                        "run_rss_peak_mib": round(peak / 1024, 1),
+                    }
+                )
+            )
+        finally:
+            for child in (run, sim):
+                if child is not None:
+                    child.terminate()
+                    child.wait(timeout=30)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default="target/release/agentcast")
     parser.add_argument("--clients", type=int, default=3)
-    parser.add_argument("--megabytes", type=int, default=300)
+    parser.add_argument("--megabytes", type=int, default=None)
+    parser.add_argument("--upstream", action="store_true")
     args = parser.parse_args()
+    if args.upstream:
+        args.megabytes = args.megabytes or 60
+        return upstream(args)
+    args.megabytes = args.megabytes or 300
 
     port, sim_port = free_port(), free_port()
     env = dict(os.environ, AGENTCAST_HTTP_LISTEN=f"127.0.0.1:{port}", AGENTCAST_LOG_LEVEL="error")
