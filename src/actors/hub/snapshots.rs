@@ -9,7 +9,8 @@
 //!
 //! The hub only picks the agents (cheap: shared pointers); the first session writer that
 //! needs the frames renders them, on its HTTP worker, so the hub's thread never copies a
-//! snapshot.
+//! snapshot. The rendering itself, [`RenderedSnapshot`], is in `crate::fanout::snapshot`,
+//! with the other types the hub and the sessions share.
 
 use std::{
     sync::Arc,
