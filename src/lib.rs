@@ -14,6 +14,8 @@
 //!  actors    stream (upstream channels) → validator pool → hub (numbers, serializes once,
 //!            fans out) → session (one per WebSocket subscriber), webhook (outbox, signed,
 //!            retried delivery) and audit (hash-chained trail)
+//!  fanout    what the hub and the sessions share: outbox, writer, protocol frames, filters
+//!  auth      API keys and what each may do (Grant), checked by http, the hub and the sessions
 //!  reference the reference data validation reads: roster, schedules, utilization, queues
 //!  http      routes: subscribe, agents, metrics, webhooks and audit admin, health
 //!  store     the embedded SQLite (WAL) the webhook outbox and the audit trail are kept in
@@ -24,9 +26,11 @@
 
 pub mod actors;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod fanout;
 pub mod frame_limit;
 pub mod genesys;
 pub mod http;

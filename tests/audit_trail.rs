@@ -21,9 +21,9 @@ use agentcast::{
             test_support::{Received, Reply, TestReceiver, broadcast, forward},
         },
     },
+    auth::{ApiKeys, Grant},
     config::{AuditSettings, Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, RejectReason, Rejected, Scope},
-    http::auth::{ApiKeys, Grant},
 };
 use chrono::Utc;
 use serde_json::{Value, json};

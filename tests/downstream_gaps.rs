@@ -17,9 +17,9 @@ use agentcast::{
         hub::{GetStats, HubHandle, HubStats, Publish, downstream::Downstream},
         webhook::{WebhookActor, WebhookConfig, WebhookMetrics},
     },
+    auth::{ApiKeys, Grant},
     config::{AuditSettings, Settings, SubscriberSettings},
     event::{AuditRecord, Scope},
-    http::auth::{ApiKeys, Grant},
 };
 use fanout_common::validated;
 use serde_json::Value;

@@ -14,9 +14,9 @@ use agentcast::{
         signing::generate_secret,
         test_support::{Reply, TestReceiver, broadcast, forward},
     },
+    auth::{ApiKeys, Grant},
     config::{Settings, WebhookSettings},
     event::Scope,
-    http::auth::{ApiKeys, Grant},
 };
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;

@@ -159,7 +159,7 @@ impl Pipeline {
             &config,
             format!(
                 "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[subscribers]\nmax_subscribers = 20000\n\n[[api_keys]]\nname = \"bench\"\nsha256 = \"{}\"\nscopes = [\"*\"]\n",
-                agentcast::http::auth::hash_key_hex(&key)
+                agentcast::auth::hash_key_hex(&key)
             ),
         )?;
         let agentcast = Command::new(exe)

@@ -19,12 +19,10 @@ use std::{
 use actix_web::{App, HttpServer, web};
 use agentcast::{
     actors::hub::{HubHandle, Publish},
+    auth::{ApiKeys, Grant},
     config::SubscriberSettings,
     event::{AgentState, Scope, Validated},
-    http::{
-        auth::{ApiKeys, Grant},
-        stats, subscribe,
-    },
+    http::{stats, subscribe},
     metrics::Metrics,
 };
 use anyhow::Context as _;

@@ -9,6 +9,10 @@
 //!                                        └─▶ AuditActor (durable, hash-chained trail)
 //! ```
 //!
+//! The hub and the sessions do not import each other: what they share (the outbox, the
+//! writer, the protocol frames, filters, fan-out metrics) is in [`crate::fanout`], and a
+//! session knows of the hub only its messages and [`HubHandle`].
+//!
 //! Past its backlog for a downstream actor the hub drops broadcasts, and tells that actor
 //! which in their place ([`BroadcastsDropped`]), so every loss is recorded.
 

@@ -18,9 +18,9 @@ use tokio::sync::oneshot;
 use super::{bind_failure, runtime_failure, serve};
 use crate::{
     actors::webhook::signing::{Signer, generate_secret},
+    auth::{Grant, generate_key},
     config::{Credentials, Settings, WebhookSettings},
     event::Scope,
-    http::auth::{Grant, generate_key},
     sim::{self, SimConfig},
 };
 

@@ -31,13 +31,11 @@ use crate::{
         validator::{ValidatorOutputs, ValidatorPool},
         webhook::{self, WebhookActor, WebhookConfig, WebhookError, WebhookMetrics},
     },
+    auth::{ApiKeys, Grant},
     config::{ConfigError, Credentials, Settings},
     event::AuditSink,
     genesys::{ClientConfig, GenesysClient, GenesysError, backoff::Backoff},
-    http::{
-        self,
-        auth::{ApiKeys, Grant},
-    },
+    http,
     metrics::Metrics,
     reference::ReferenceCache,
 };

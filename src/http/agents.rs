@@ -9,9 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, BytesMut};
 use serde_json::json;
 
-use super::auth::ApiKeys;
 use crate::{
     actors::hub::{HubHandle, latest::GetLatest},
+    auth::ApiKeys,
     event::AgentId,
 };
 

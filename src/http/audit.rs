@@ -15,11 +15,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    auth::{ApiKeys, AuthError},
-    paging,
+use super::{auth::AuthError, paging};
+use crate::{
+    actors::audit::{AuditActor, AuditError, AuditQuery, MAX_QUERY_LIMIT, Since},
+    auth::ApiKeys,
 };
-use crate::actors::audit::{AuditActor, AuditError, AuditQuery, MAX_QUERY_LIMIT, Since};
 
 /// Records returned when no `limit` is given.
 const DEFAULT_LIMIT: usize = 100;

@@ -1,79 +1,14 @@
-//! API keys: who may subscribe, to which scopes, and who may use the admin API.
-//!
-//! Keys are configured by SHA-256 hash. A presented key (`Authorization: Bearer <key>`, or
-//! `?access_token=<key>` for browsers, which cannot set headers on a WebSocket) is hashed and
-//! looked up; the key itself is never stored, logged or audited, only its holder's name.
+//! API keys over HTTP: reading the key a request presents (`Authorization: Bearer <key>`, or
+//! `?access_token=<key>` for browsers, which cannot set headers on a WebSocket), checking it
+//! against the configured [`ApiKeys`], and answering a refusal (401 or 403, JSON).
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, http::header};
-use sha2::{Digest, Sha256};
 
-use crate::{config::ApiKeySettings, event::Scope};
-
-/// What a key may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    /// The key holder's name from the configuration.
-    pub name: String,
-    /// Scopes the key may receive.
-    pub scopes: Vec<Scope>,
-    /// Whether the key may use the admin API.
-    pub admin: bool,
-}
-
-impl Grant {
-    pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
-    }
-}
-
-/// The configured keys, by hash.
-#[derive(Debug, Clone, Default)]
-pub struct ApiKeys {
-    by_hash: HashMap<[u8; 32], Arc<Grant>>,
-}
+use crate::auth::{ApiKeys, Grant};
 
 impl ApiKeys {
-    /// From validated settings (entries with an unparsable hash are skipped; validation
-    /// reports them).
-    pub fn from_settings(keys: &[ApiKeySettings]) -> Self {
-        let by_hash = keys
-            .iter()
-            .filter_map(|key| {
-                let hash: [u8; 32] = hex::decode(key.sha256.trim()).ok()?.try_into().ok()?;
-                let scopes = if key.scopes.iter().any(|s| s == "*") {
-                    Scope::ALL.to_vec()
-                } else {
-                    key.scopes.iter().filter_map(|s| Scope::parse(s)).collect()
-                };
-                Some((
-                    hash,
-                    Arc::new(Grant {
-                        name: key.name.clone(),
-                        scopes,
-                        admin: key.admin,
-                    }),
-                ))
-            })
-            .collect();
-        Self { by_hash }
-    }
-
-    /// Adds a key given in clear (the demo's generated viewer key).
-    pub fn insert(&mut self, key: &str, grant: Grant) {
-        self.by_hash.insert(hash_key(key), Arc::new(grant));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
-    }
-
-    /// The grant of a presented key.
-    pub fn lookup(&self, presented: &str) -> Option<Arc<Grant>> {
-        self.by_hash.get(&hash_key(presented)).cloned()
-    }
-
     /// Authenticates a request: its key must be present and known.
     pub fn authenticate(&self, req: &HttpRequest) -> Result<Arc<Grant>, AuthError> {
         let presented = presented_key(req).ok_or(AuthError::MissingKey)?;
@@ -89,26 +24,6 @@ impl ApiKeys {
             Err(AuthError::NotAdmin)
         }
     }
-}
-
-/// A new random key (for the demo's viewer): 32 characters from [A-Za-z0-9], about 190 bits.
-pub fn generate_key() -> String {
-    use rand::RngExt;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..32)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-/// SHA-256 of a key.
-pub fn hash_key(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// Lower-case hex SHA-256 of a key, as configured in `api_keys[].sha256`.
-pub fn hash_key_hex(key: &str) -> String {
-    hex::encode(hash_key(key))
 }
 
 /// The key a request presents: `Authorization: Bearer <key>` or `?access_token=<key>`.
@@ -165,6 +80,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     use super::*;
+    use crate::{auth::hash_key_hex, config::ApiKeySettings, event::Scope};
 
     fn keys() -> ApiKeys {
         ApiKeys::from_settings(&[

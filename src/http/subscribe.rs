@@ -16,16 +16,18 @@ use actix_web::{
 
 use crate::{
     actors::{
-        hub::{
-            HubHandle,
-            admission::Refused,
-            filter::{Filter, FilterError, FilterSpec},
-        },
-        session::{SessionActor, SessionStart, slices::Sliced, writer::Framing},
+        hub::HubHandle,
+        session::{SessionActor, SessionStart, slices::Sliced},
     },
+    auth::ApiKeys,
     event::Scope,
+    fanout::{
+        admission::Refused,
+        filter::{Filter, FilterError, FilterSpec},
+        writer::Framing,
+    },
     frame_limit::PayloadGuard,
-    http::auth::{ApiKeys, AuthError},
+    http::auth::AuthError,
 };
 
 pub const PATH: &str = "/v1/subscribe";

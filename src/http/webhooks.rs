@@ -18,13 +18,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    auth::{ApiKeys, AuthError},
-    paging,
-};
-use crate::actors::webhook::{
-    EnableEndpoint, GetLosses, ListAttempts, ListDeadLetters, ListEndpoints, MAX_LIST_LIMIT,
-    ReplayDeadLetters, ReplaySelector, WebhookActor, WebhookError,
+use super::{auth::AuthError, paging};
+use crate::{
+    actors::webhook::{
+        EnableEndpoint, GetLosses, ListAttempts, ListDeadLetters, ListEndpoints, MAX_LIST_LIMIT,
+        ReplayDeadLetters, ReplaySelector, WebhookActor, WebhookError,
+    },
+    auth::ApiKeys,
 };
 
 /// Dead letters listed when no `limit` is given.

@@ -4,9 +4,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use agentcast::{
     app::service::{Service, ServiceOptions},
+    auth::Grant,
     config::Settings,
     event::Scope,
-    http::auth::Grant,
 };
 use serde_json::Value;
 

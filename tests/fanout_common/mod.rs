@@ -17,12 +17,10 @@ use actix::{Actor, Context, Handler};
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use agentcast::{
     actors::hub::{GetStats, HubHandle, HubStats, Publish, downstream::Downstream},
+    auth::{ApiKeys, hash_key_hex},
     config::{ApiKeySettings, SubscriberSettings},
     event::{AgentState, AuditRecord, Scope, Validated, Violation, ViolationKind},
-    http::{
-        auth::{ApiKeys, hash_key_hex},
-        stats, subscribe,
-    },
+    http::{stats, subscribe},
     metrics::Metrics,
 };
 use chrono::Utc;

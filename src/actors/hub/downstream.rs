@@ -20,8 +20,8 @@ use std::{collections::VecDeque, sync::Arc, time::Duration};
 use actix::{Actor, Addr, Handler, Recipient, dev::SendError, dev::ToEnvelope};
 use prometheus::{IntCounter, IntGauge};
 
-use super::{Broadcasted, BroadcastsDropped, metrics::FanoutMetrics};
-use crate::event::Broadcast;
+use super::{Broadcasted, BroadcastsDropped};
+use crate::{event::Broadcast, fanout::metrics::FanoutMetrics};
 
 /// How often a non-empty backlog is retried.
 pub const RETRY_INTERVAL: Duration = Duration::from_millis(5);

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter, ArbiterHandle};
 
-use super::{
-    BroadcastHubActor, CloseAll, ClosedAll, admission::Admission, downstream::Downstream,
-    metrics::FanoutMetrics,
+use super::{BroadcastHubActor, CloseAll, ClosedAll, downstream::Downstream};
+use crate::{
+    config::SubscriberSettings,
+    event::AuditSink,
+    fanout::{admission::Admission, metrics::FanoutMetrics},
 };
-use crate::{config::SubscriberSettings, event::AuditSink};
 
 /// What the subscribe route, the stats route and the sessions need of the fan-out; cheap to
 /// clone, registered as `web::Data<HubHandle>`.

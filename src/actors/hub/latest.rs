@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use actix::{Context, Handler, Message, MessageResult};
 
-use super::{BroadcastHubActor, store::Published};
-use crate::event::AgentId;
+use super::BroadcastHubActor;
+use crate::{event::AgentId, fanout::published::Published};
 
 /// Asks the hub for the latest broadcast of one agent, or of every agent (by agent id).
 #[derive(Debug, Message)]

@@ -5,10 +5,10 @@ use std::{collections::HashMap, sync::Arc};
 use actix::Message;
 use serde::Serialize;
 
-use super::{downstream::DownstreamStats, filter::Filter};
+use super::downstream::DownstreamStats;
 use crate::{
-    actors::session::{SessionId, outbox::Outbox},
     event::Validated,
+    fanout::{SessionId, filter::Filter, outbox::Outbox},
 };
 
 /// A validated state to broadcast (from a ValidatorActor).

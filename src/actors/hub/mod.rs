@@ -14,16 +14,15 @@
 //! duplicate.
 //!
 //! It runs on its own arbiter (thread), see [`HubHandle::start`]; sessions run on the HTTP
-//! workers and drain their outboxes there.
+//! workers and drain their outboxes there. What the hub and the sessions share (the outbox,
+//! the protocol frames, the filters, the fan-out metrics) is in [`crate::fanout`]; the hub
+//! knows nothing of the session actor.
 
-pub mod admission;
 pub mod downstream;
-pub mod filter;
 mod handle;
 pub mod latency;
 pub mod latest;
 mod messages;
-pub mod metrics;
 pub mod snapshots;
 pub mod store;
 
@@ -44,23 +43,24 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use self::{
-    admission::Admission,
     downstream::{Downstream, DownstreamQueue},
-    filter::Matcher,
     latency::{LatencyWindow, Percentiles},
-    metrics::FanoutMetrics,
     snapshots::SnapshotCache,
-    store::{Published, Store},
+    store::Store,
 };
 use crate::{
-    actors::session::{
-        SessionId,
-        outbox::{Close, Frame, Outbox, Pushed},
-        protocol,
-        wake::WakeBatch,
-    },
     config::SubscriberSettings,
     event::{AGENT_STATE_TYPE, AgentStatePayload, Broadcast, Validated},
+    fanout::{
+        SessionId,
+        admission::Admission,
+        filter::Matcher,
+        metrics::{self, FanoutMetrics},
+        outbox::{Close, Frame, Outbox, Pushed},
+        protocol,
+        published::Published,
+        wake::WakeBatch,
+    },
 };
 
 /// Mailbox size of the hub: validators that `send().await` are held back past it.

@@ -9,56 +9,23 @@
 //!
 //! The hub only picks the agents (cheap: shared pointers); the first session writer that
 //! needs the frames renders them, on its HTTP worker, so the hub's thread never copies a
-//! snapshot.
+//! snapshot. The rendering itself, [`RenderedSnapshot`], is in `crate::fanout::snapshot`,
+//! with the other types the hub and the sessions share.
 
 use std::{
-    sync::{Arc, OnceLock},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use bytestring::ByteString;
-
-use super::{
+use super::store::Store;
+use crate::fanout::{
     filter::{Filter, FilterSpec},
-    store::{Published, Store},
+    published::Published,
+    snapshot::RenderedSnapshot,
 };
-use crate::actors::session::protocol;
 
 /// Renderings kept at once (distinct filters connecting together).
 const KEEP: usize = 8;
-
-/// A snapshot as of `seq`, rendered once (by whichever session writes it first) for every
-/// session that shares it.
-#[derive(Debug)]
-pub struct RenderedSnapshot {
-    pub seq: u64,
-    agents: Vec<Arc<Published>>,
-    frame_max_bytes: usize,
-    frames: OnceLock<Box<[ByteString]>>,
-}
-
-impl RenderedSnapshot {
-    pub fn new(seq: u64, agents: Vec<Arc<Published>>, frame_max_bytes: usize) -> Self {
-        Self {
-            seq,
-            agents,
-            frame_max_bytes,
-            frames: OnceLock::new(),
-        }
-    }
-
-    /// Agent states in it (deliveries, for the metrics).
-    pub fn agents(&self) -> usize {
-        self.agents.len()
-    }
-
-    /// The `snapshot` frames, rendered on first use.
-    pub fn frames(&self) -> &[ByteString] {
-        self.frames.get_or_init(|| {
-            protocol::snapshot_frames(self.seq, &self.agents, self.frame_max_bytes).into()
-        })
-    }
-}
 
 /// What a new session is sent to catch up: the snapshot, then the events after its `seq`.
 pub struct SnapshotCatchUp {

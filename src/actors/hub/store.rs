@@ -4,23 +4,12 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
-    time::Instant,
 };
 
-use bytestring::ByteString;
-
-use super::filter::Filter;
-use crate::event::{AgentId, Broadcast};
-
-/// A broadcast together with its JSON as a WebSocket text payload (the same bytes as
-/// `broadcast.json`, validated as UTF-8 once).
-#[derive(Debug)]
-pub struct Published {
-    pub broadcast: Arc<Broadcast>,
-    pub text: ByteString,
-    /// When the hub dispatched it (for the sessions' queueing time).
-    pub dispatched_at: Instant,
-}
+use crate::{
+    event::AgentId,
+    fanout::{filter::Filter, published::Published},
+};
 
 /// How a new session catches up.
 #[derive(Debug)]
@@ -133,11 +122,18 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use bytes::Bytes;
+    use bytestring::ByteString;
     use chrono::Utc;
 
     use super::*;
-    use crate::{actors::hub::filter::FilterSpec, event::Scope, http::auth::Grant};
+    use crate::{
+        auth::Grant,
+        event::{Broadcast, Scope},
+        fanout::filter::FilterSpec,
+    };
 
     fn published(seq: u64, agent: &str) -> Arc<Published> {
         Arc::new(Published {

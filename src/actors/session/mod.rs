@@ -6,6 +6,8 @@
 //! [`Unsubscribe`] (when it stops) to the hub; an `eviction` audit record to the
 //! audit sink when it evicts itself or is evicted. Writes: everything the hub and the session
 //! queue in its [`Outbox`], through its [`Writer`] (the only user of the actix-ws `Session`).
+//! The outbox, the writer and the protocol frames are in [`crate::fanout`], which the hub
+//! shares; of the hub this actor knows only its messages and [`HubHandle`].
 //!
 //! Heartbeat: a ping every `ping_interval_secs`; any frame from the client counts as a sign of
 //! life; nothing for `stale_timeout_secs` → close 4001 "stale" (an eviction). Bad input: an
@@ -14,18 +16,10 @@
 //! see [`crate::frame_limit`]); a protocol error closes 1002. Nothing a client sends
 //! can panic the session.
 
-pub mod outbox;
-pub mod protocol;
 pub mod slices;
-pub mod wake;
-pub mod writer;
 
 use std::{
-    fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -33,41 +27,27 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, 
 use actix_ws::{Item, Message as WsMessage, ProtocolError};
 use bytes::BytesMut;
 
-use self::{
-    outbox::{Close, Outbox},
-    protocol::{ClientFrame, error_code},
-    writer::{Framing, Writer, WriterEnd},
-};
 use crate::{
     actors::{
         audit::records,
-        hub::{HubHandle, Subscribe, Unsubscribe, UpdateFilter, admission::Permit, filter::Filter},
+        hub::{HubHandle, Subscribe, Unsubscribe, UpdateFilter},
+    },
+    auth::Grant,
+    fanout::{
+        SessionId,
+        admission::Permit,
+        filter::Filter,
+        outbox::{Close, Outbox},
+        protocol::{self, ClientFrame, error_code},
+        wake,
+        writer::{Framing, Writer, WriterEnd},
     },
     frame_limit,
-    http::auth::Grant,
 };
 
 /// Shortest time between two `subscribe` frames a session acts on: each costs the hub a
 /// snapshot, so a client cannot make it build them in a loop.
 pub const SUBSCRIBE_MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A session's id, unique within the process (`ses_<n>` on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub u64);
-
-impl SessionId {
-    /// The next id.
-    pub fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ses_{}", self.0)
-    }
-}
 
 /// What a session starts with, gathered by the subscribe route before the upgrade.
 pub struct SessionStart {

@@ -30,8 +30,12 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use futures_util::Sink;
 
-use super::outbox::{Close, Frame, Outbox, Queued, Taken};
-use crate::actors::hub::{metrics::FanoutMetrics, snapshots::RenderedSnapshot, store::Published};
+use super::{
+    metrics::FanoutMetrics,
+    outbox::{Close, Frame, Outbox, Queued, Taken},
+    published::Published,
+    snapshot::RenderedSnapshot,
+};
 
 /// How queued `agent.state` payloads are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::{collections::HashSet, sync::Arc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    auth::Grant,
     event::{Broadcast, Scope},
-    http::auth::Grant,
 };
 
 /// A filter as a client states it. Absent, null and empty lists all mean "no restriction".

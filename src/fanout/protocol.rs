@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use serde::Serialize;
 
-use crate::actors::hub::{filter::FilterSpec, store::Published};
+use super::{filter::FilterSpec, published::Published};
 
 pub const WELCOME: &str = "welcome";
 pub const SUBSCRIBED: &str = "subscribed";

@@ -20,8 +20,11 @@ use std::{
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::wake::{WakeBatch, WakeGroup};
-use crate::actors::hub::{snapshots::RenderedSnapshot, store::Published};
+use super::{
+    published::Published,
+    snapshot::RenderedSnapshot,
+    wake::{WakeBatch, WakeGroup},
+};
 
 /// One queued item.
 #[derive(Debug)]
