@@ -11,15 +11,6 @@ use crate::{
     fanout::{filter::Filter, published::Published},
 };
 
-/// How a new session catches up.
-#[derive(Debug)]
-pub enum CatchUp {
-    /// The events after `since`, in `seq` order (already filtered).
-    Replay(Vec<Arc<Published>>),
-    /// Every matching agent's latest state, in `seq` order.
-    Snapshot(Vec<Arc<Published>>),
-}
-
 #[derive(Debug)]
 pub struct Store {
     latest: HashMap<AgentId, Arc<Published>>,
