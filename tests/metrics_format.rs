@@ -5,7 +5,7 @@ mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::{TestSim, service::TestService};
+use common::{service::TestService, sim::TestSim};
 use prometheus_parse::{Scrape, Value};
 use serde_json::json;
 

@@ -10,7 +10,7 @@
 //!
 //! No libtest harness (`harness = false`): `main` is either the child or the test.
 
-mod harness;
+mod common;
 
 use std::{
     collections::HashSet,
@@ -47,7 +47,7 @@ fn main() {
         child(&spec);
         return;
     }
-    harness::run_single(NAME, crash_test);
+    common::harness::run_single(NAME, crash_test);
 }
 
 /// The child: `spec` is `<outbox path> <receiver url> <events to feed>`.
@@ -123,7 +123,7 @@ fn spawn_child(outbox: &str, url: &str, count: u64) -> (Child, mpsc::UnboundedRe
 async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
-    let mut receiver = harness::receiver_failing_every(7);
+    let mut receiver = common::harness::receiver_failing_every(7);
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = dir.path().join("outbox.sqlite").display().to_string();
     let mut received: HashSet<String> = HashSet::new();

@@ -3,6 +3,8 @@
 //! per-agent order, SSRF refusals and redirects. Every wait is bounded; retry waits are
 //! milliseconds, so nothing here depends on wall-clock speed.
 
+mod common;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -20,10 +22,8 @@ use agentcast::{
     config::{Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
 };
+use common::WAIT;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// Generous bound on any single wait (a loaded 2-core machine compiling in parallel).
-const WAIT: Duration = Duration::from_secs(30);
 
 struct Harness {
     actor: Addr<WebhookActor>,
