@@ -36,15 +36,7 @@ async fn snapshot(
                 .await
                 .body,
         );
-        let unit = client
-            .get(&format!(
-                "/api/v2/workforcemanagement/agents/{id}/managementunit"
-            ))
-            .await;
-        let bu = unit.body["businessUnit"]["id"]
-            .as_str()
-            .expect("bu")
-            .to_owned();
+        let bu = client.business_unit(&id).await;
         let body = json!({
             "startDate": (anchor - chrono::Duration::days(2)).to_rfc3339(),
             "endDate": (anchor + chrono::Duration::days(2)).to_rfc3339(),

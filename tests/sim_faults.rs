@@ -311,15 +311,7 @@ async fn schedule_processing_and_the_download_service_change_the_search_answer()
     let sim = TestSim::with_config(config(10));
     let client = Client::new(&sim).await;
     let agent = sim.agent_id(0).await;
-    let unit = client
-        .get(&format!(
-            "/api/v2/workforcemanagement/agents/{agent}/managementunit"
-        ))
-        .await;
-    let bu = unit.body["businessUnit"]["id"]
-        .as_str()
-        .expect("bu")
-        .to_owned();
+    let bu = client.business_unit(&agent).await;
     let path = format!("/api/v2/workforcemanagement/businessunits/{bu}/agentschedules/search");
     let now = chrono::Utc::now();
     let body = json!({"startDate": (now - chrono::Duration::days(1)).to_rfc3339(), "endDate": (now + chrono::Duration::days(1)).to_rfc3339(), "userIds": [agent]});

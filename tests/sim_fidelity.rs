@@ -310,15 +310,7 @@ async fn wfm_units_and_activity_codes_have_the_reference_shape() {
 async fn a_schedule_search_has_the_reference_shape_complete_or_processing() {
     let (sim, client) = setup(40).await;
     let agent = sim.agent_id(0).await;
-    let unit = client
-        .get(&format!(
-            "/api/v2/workforcemanagement/agents/{agent}/managementunit"
-        ))
-        .await;
-    let bu = unit.body["businessUnit"]["id"]
-        .as_str()
-        .expect("bu")
-        .to_owned();
+    let bu = client.business_unit(&agent).await;
     let now = chrono::Utc::now();
     let body = json!({
         "startDate": (now - chrono::Duration::days(2)).to_rfc3339(),

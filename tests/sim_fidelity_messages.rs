@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::HashMap;
 
-use actix_web::http::{Method, StatusCode};
 use common::{
     emulator_api::{Client, setup},
     emulator_socket::{connect, next_event, next_text, send_text},
@@ -46,14 +45,8 @@ async fn messages_of_a_change() -> (TestSim, String, HashMap<String, Value>) {
     .await;
     let shift_start = chrono::Utc::now() - chrono::Duration::hours(1);
     let shifts = json!({"shifts": [{"startDate": shift_start.to_rfc3339(), "lengthMinutes": 480}]});
-    let reply = client
-        .admin(
-            Method::POST,
-            &format!("/sim/agents/{agent}/shifts"),
-            Some(shifts),
-        )
+    sim.post(&format!("/sim/agents/{agent}/shifts"), shifts)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let mut by_kind = HashMap::new();
     while by_kind.len() < kinds.len() {
         let message = next_event(&mut ws).await;

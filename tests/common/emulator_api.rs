@@ -141,6 +141,17 @@ impl Client {
         self.call(Method::HEAD, &path, None).await.status
     }
 
+    /// The id of the business unit `agent` belongs to (through their management unit).
+    pub async fn business_unit(&self, agent: &str) -> String {
+        let path = format!("/api/v2/workforcemanagement/agents/{agent}/managementunit");
+        let unit = self.get(&path).await;
+        assert_eq!(unit.status, StatusCode::OK, "{path}: {:?}", unit.body);
+        unit.body["businessUnit"]["id"]
+            .as_str()
+            .expect("a business unit id")
+            .to_owned()
+    }
+
     /// Replaces a channel's subscriptions; asserts 200.
     pub async fn subscribe(&self, channel: &str, topics: &[String]) -> Reply {
         let body: Vec<Value> = topics.iter().map(|t| json!({ "id": t })).collect();
