@@ -8,6 +8,11 @@
 //!
 //! Every figure printed is measured here; nothing is typed in.
 
+#[path = "../tests/common/forward.rs"]
+mod forward;
+#[path = "../tests/common/receiver.rs"]
+mod receiver;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -22,13 +27,14 @@ use agentcast::{
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
             signing::generate_secret,
-            test_support::{TestReceiver, broadcast, forward},
         },
     },
     config::{AuditSettings, Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
     store::Synchronous,
 };
+use forward::forward;
+use receiver::{TestReceiver, broadcast};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The agentcast binary's allocator (src/main.rs), so that the figures are the binary's.

@@ -14,7 +14,6 @@ use agentcast::{
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
             signing::generate_secret,
-            test_support::{Received, Reply, TestReceiver, broadcast, forward},
         },
     },
     config::{Settings, WebhookSettings},
@@ -24,7 +23,9 @@ use chrono::Utc;
 use common::{
     WAIT,
     audit::{flush, of_kind, query, start_audit, verify_cli},
+    forward::forward,
     keys::{ADMIN_KEY, VIEWER_KEY, admin_and_viewer},
+    receiver::{Received, Reply, TestReceiver, broadcast},
     service::{TestService, test_settings},
     sim::TestSim,
 };

@@ -29,6 +29,7 @@ use std::{
 use agentcast::actors::webhook::signing::generate_secret;
 use common::{
     process::{exit_within, free_port},
+    receiver::TestReceiver,
     sim::TestSim,
 };
 use serde_json::json;
@@ -285,7 +286,7 @@ async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
     let sim = TestSim::start(AGENTS, |c| c.events_per_sec = 0.0);
-    let mut receiver = common::harness::receiver_failing_every(7);
+    let mut receiver = TestReceiver::failing_every(7).expect("a loopback webhook receiver");
     let dir = tempfile::tempdir().expect("temp dir");
     let secret = generate_secret();
     let mut received: HashSet<String> = HashSet::new();

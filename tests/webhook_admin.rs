@@ -11,14 +11,15 @@ use agentcast::{
     actors::webhook::{
         DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
         signing::generate_secret,
-        test_support::{Reply, TestReceiver, broadcast, forward},
     },
     config::{Settings, WebhookSettings},
     event::Scope,
 };
 use common::{
     WAIT,
+    forward::forward,
     keys::{ADMIN_KEY, VIEWER_KEY, admin_and_viewer},
+    receiver::{Reply, TestReceiver, broadcast},
 };
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;

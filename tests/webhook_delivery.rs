@@ -17,12 +17,15 @@ use agentcast::{
         DeliveryReport, EnableEndpoint, ListAttempts, ListEndpoints, ReplayDeadLetters,
         ReplaySelector, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
         signing::{Signer, generate_secret},
-        test_support::{Received, Reply, TestReceiver, broadcast, forward},
     },
     config::{Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
 };
-use common::WAIT;
+use common::{
+    WAIT,
+    forward::forward,
+    receiver::{Received, Reply, TestReceiver, broadcast},
+};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct Harness {

@@ -8,6 +8,7 @@
 //! - [`service`]: agentcast itself, in this process, against a [`sim::TestSim`].
 //! - [`fanout`]: the hub and the subscribe route alone, with subscribers on raw sockets.
 //! - [`rawws`]: a WebSocket client that can misbehave (also the fan-out benchmark's).
+//! - [`receiver`]: a webhook receiver whose answers a test scripts, synthetic broadcasts.
 //! - [`forward`]: an actor that forwards what it is sent into a channel.
 //! - [`audit`]: the audit actor on a temporary store, queries, `agentcast audit verify`.
 //! - [`keys`]: API keys for in-process routes.
@@ -27,6 +28,7 @@ pub mod harness;
 pub mod keys;
 pub mod process;
 pub mod rawws;
+pub mod receiver;
 pub mod service;
 pub mod sim;
 
