@@ -21,6 +21,7 @@ use std::{
 
 use actix::Addr;
 use agentcast::{
+    Synchronous,
     actors::{
         Broadcasted,
         audit::{AuditActor, AuditConfig, AuditMetrics, Flush as AuditFlush},
@@ -31,7 +32,6 @@ use agentcast::{
     },
     config::{AuditSettings, Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
-    store::Synchronous,
 };
 use forward::forward;
 use receiver::{TestReceiver, broadcast};

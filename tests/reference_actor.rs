@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use actix::{Actor, Addr};
 use agentcast::{
+    Metrics,
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
@@ -16,7 +17,6 @@ use agentcast::{
     config::Settings,
     event::{AgentId, Validated, ViolationKind},
     genesys::UserExpand,
-    metrics::Metrics,
     reference::ReferenceCache,
 };
 use common::{forward::forward, sim::TestSim, within};

@@ -36,7 +36,7 @@ async fn snapshot(
                 .await
                 .body,
         );
-        let bu = client.business_unit(&id).await;
+        let bu = client.business_unit(id).await;
         let body = json!({
             "startDate": (anchor - chrono::Duration::days(2)).to_rfc3339(),
             "endDate": (anchor + chrono::Duration::days(2)).to_rfc3339(),

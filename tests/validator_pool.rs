@@ -6,6 +6,7 @@ mod common;
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use agentcast::{
+    Metrics,
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
@@ -14,7 +15,6 @@ use agentcast::{
     config::Settings,
     event::AgentId,
     genesys::topics::UserTopicKind,
-    metrics::Metrics,
     reference::ReferenceCache,
 };
 use chrono::{Duration, TimeZone, Utc};

@@ -40,7 +40,7 @@ struct Harness {
 fn settings(dir: &tempfile::TempDir, url: &str, tune: impl FnOnce(&mut Settings)) -> Settings {
     let mut settings = Settings::defaults();
     settings.webhook.outbox_path = dir.path().join("outbox.sqlite").display().to_string();
-    settings.webhook.synchronous = agentcast::store::Synchronous::Normal;
+    settings.webhook.synchronous = agentcast::Synchronous::Normal;
     settings.webhook.allow_hosts = vec!["127.0.0.1".into()];
     settings.webhook.retry_schedule_secs = vec![0.01, 0.01, 0.01];
     settings.webhook.timeout_secs = 10.0;

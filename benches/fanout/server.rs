@@ -18,6 +18,7 @@ use std::{
 
 use actix_web::{App, HttpServer, web};
 use agentcast::{
+    Metrics,
     actors::hub::{HubHandle, Publish},
     config::SubscriberSettings,
     event::{AgentState, Scope, Validated},
@@ -25,7 +26,6 @@ use agentcast::{
         auth::{ApiKeys, Grant},
         stats, subscribe,
     },
-    metrics::Metrics,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};

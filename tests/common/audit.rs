@@ -21,7 +21,7 @@ pub fn start_audit(
 ) -> (Addr<AuditActor>, AuditTrail, AuditMetrics) {
     let mut settings = AuditSettings {
         path: dir.path().join("audit.sqlite").display().to_string(),
-        synchronous: agentcast::store::Synchronous::Normal,
+        synchronous: agentcast::Synchronous::Normal,
         ..AuditSettings::default()
     };
     tune(&mut settings);

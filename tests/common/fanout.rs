@@ -6,6 +6,7 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Instant};
 
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use agentcast::{
+    Metrics,
     actors::hub::{GetStats, HubHandle, HubStats, Publish, downstream::Downstream},
     config::{ApiKeySettings, SubscriberSettings},
     event::{AgentState, AuditRecord, Scope, Validated, Violation, ViolationKind},
@@ -13,7 +14,6 @@ use agentcast::{
         auth::{ApiKeys, hash_key_hex},
         stats, subscribe,
     },
-    metrics::Metrics,
 };
 use chrono::Utc;
 use serde_json::Value;

@@ -2,12 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use agentcast::{
-    app::service::{Service, ServiceOptions},
-    config::Settings,
-    event::Scope,
-    http::auth::Grant,
-};
+use agentcast::{Service, ServiceOptions, Settings, event::Scope, http::auth::Grant};
 use serde_json::Value;
 
 use super::{WAIT, eventually, sim::TestSim, within};
@@ -84,7 +79,7 @@ impl TestService {
         settings: Settings,
         data_dir: tempfile::TempDir,
         prepare: impl FnOnce(&mut ServiceOptions),
-    ) -> Result<Self, agentcast::app::service::StartError> {
+    ) -> Result<Self, agentcast::StartError> {
         if std::env::var_os("AGENTCAST_TEST_LOG").is_some() {
             agentcast::telemetry::init(agentcast::config::LogFormat::Human, "info");
         }

@@ -4,9 +4,9 @@
 use std::{sync::Arc, time::Duration};
 
 use agentcast::{
+    Metrics,
     config::{Credentials, Settings},
     genesys::{ClientConfig, GenesysClient, backoff::Backoff},
-    metrics::Metrics,
     sim::{SimConfig, SimHandle},
 };
 use chrono::Utc;
