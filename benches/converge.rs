@@ -14,8 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    TestSim,
     service::{TestService, differences},
+    sim::TestSim,
 };
 use serde_json::json;
 

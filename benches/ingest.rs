@@ -19,6 +19,7 @@ use std::{
 
 use actix::{Actor, Context, Handler};
 use agentcast::{
+    Metrics,
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
@@ -28,7 +29,6 @@ use agentcast::{
     },
     config::{Credentials, Settings},
     genesys::{ClientConfig, GenesysClient, backoff::Backoff},
-    metrics::Metrics,
     reference::ReferenceCache,
 };
 use hdrhistogram::Histogram;

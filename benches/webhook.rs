@@ -9,6 +9,11 @@
 //! Every figure printed is measured here; nothing is typed in. A line per stage goes to stderr
 //! as it finishes; stdout gets one JSON document with every figure, for `docs/benchmarks/`.
 
+#[path = "../tests/common/forward.rs"]
+mod forward;
+#[path = "../tests/common/receiver.rs"]
+mod receiver;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -17,19 +22,20 @@ use std::{
 
 use actix::Addr;
 use agentcast::{
+    Synchronous,
     actors::{
         Broadcasted,
         audit::{AuditActor, AuditConfig, AuditMetrics, Flush as AuditFlush},
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
             signing::generate_secret,
-            test_support::{TestReceiver, broadcast, forward},
         },
     },
     config::{AuditSettings, Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
-    store::Synchronous,
 };
+use forward::forward;
+use receiver::{TestReceiver, broadcast};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -22,20 +22,39 @@
 //!  metrics   the Prometheus registry every component records into
 //!  sim       a faithful Genesys Cloud emulator: org, state machine, REST, streaming, faults
 //! ```
+//!
+//! # Surface
+//!
+//! The binary's entry is [`run`] with a parsed [`Cli`]; [`Service`] is the whole service in
+//! this process (what `agentcast run` starts), [`Settings`] its configuration, and
+//! [`SimHandle`] a running emulator. The modules the integration tests and benchmarks drive one
+//! piece at a time (each actor, the HTTP routes, the Genesys client, the emulator, the domain
+//! types) are public; the wiring, the command line, the metrics registry and the SQLite store
+//! are not.
 #![forbid(unsafe_code)]
 
 pub mod actors;
-pub mod app;
+mod app;
 pub mod auth;
-pub mod cli;
+mod cli;
 pub mod config;
 pub mod event;
 pub mod fanout;
 pub mod frame_limit;
 pub mod genesys;
 pub mod http;
-pub mod metrics;
+mod metrics;
 pub mod reference;
 pub mod sim;
-pub mod store;
+mod store;
 pub mod telemetry;
+
+pub use app::{
+    main as run,
+    service::{Service, ServiceOptions, StartError},
+};
+pub use cli::Cli;
+pub use config::Settings;
+pub use metrics::Metrics;
+pub use sim::{SimConfig, SimHandle};
+pub use store::Synchronous;

@@ -1,4 +1,4 @@
-//! The `agentcast` binary: parses the command line and hands over to [`agentcast::app`].
+//! The `agentcast` binary: parses the command line and hands over to [`agentcast::run`].
 #![forbid(unsafe_code)]
 
 use clap::Parser;
@@ -10,5 +10,5 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    agentcast::app::main(agentcast::cli::Cli::parse())
+    agentcast::run(agentcast::Cli::parse())
 }

@@ -4,76 +4,35 @@
 
 mod common;
 
-use std::{process::Command, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use actix::Addr;
 use actix_web::{App, test, web};
 use agentcast::{
     actors::{
         Broadcasted,
-        audit::{
-            ApplyRetention, AuditActor, AuditConfig, AuditMetrics, AuditQuery, AuditTrail, Flush,
-            RunningOn, Shutdown, chain, records, verify_path,
-        },
+        audit::{ApplyRetention, AuditQuery, RunningOn, Shutdown, chain, records, verify_path},
         webhook::{
             DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
             signing::generate_secret,
-            test_support::{Received, Reply, TestReceiver, broadcast, forward},
         },
     },
-    auth::{ApiKeys, Grant},
-    config::{AuditSettings, Settings, WebhookSettings},
+    config::{Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, RejectReason, Rejected, Scope},
 };
 use chrono::Utc;
+use common::{
+    WAIT,
+    audit::{flush, of_kind, query, start_audit, verify_cli},
+    forward::forward,
+    keys::{ADMIN_KEY, VIEWER_KEY, admin_and_viewer},
+    receiver::{Received, Reply, TestReceiver, broadcast},
+    service::{TestService, test_settings},
+    sim::TestSim,
+};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn start_audit(
-    dir: &tempfile::TempDir,
-    tune: impl FnOnce(&mut AuditSettings),
-) -> (Addr<AuditActor>, AuditTrail, AuditMetrics) {
-    let mut settings = AuditSettings {
-        path: dir.path().join("audit.sqlite").display().to_string(),
-        synchronous: agentcast::store::Synchronous::Normal,
-        ..AuditSettings::default()
-    };
-    tune(&mut settings);
-    let metrics = AuditMetrics::new(&prometheus::Registry::new());
-    let trail = AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).unwrap();
-    (trail.addr.clone(), trail, metrics)
-}
 
 fn record(kind: AuditKind, agent: Option<&str>, details: Value) -> AuditRecord {
     AuditRecord::now(kind, agent.map(Into::into), details)
-}
-
-async fn query(
-    audit: &Addr<AuditActor>,
-    q: AuditQuery,
-) -> Vec<agentcast::actors::audit::StoredRecord> {
-    tokio::time::timeout(WAIT, audit.send(q))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-}
-
-async fn flush(audit: &Addr<AuditActor>) {
-    tokio::time::timeout(WAIT, audit.send(Flush))
-        .await
-        .expect("flushed in time")
-        .unwrap();
-}
-
-fn kind(kind: &str) -> AuditQuery {
-    AuditQuery {
-        kind: Some(kind.into()),
-        agent_id: None,
-        since: None,
-        limit: 1000,
-    }
 }
 
 #[actix_rt::test]
@@ -173,20 +132,20 @@ async fn every_kind_of_happening_becomes_one_record() {
     .unwrap();
 
     let counts = |records: &[agentcast::actors::audit::StoredRecord]| records.len();
-    assert_eq!(counts(&query(&audit, kind("start")).await), 1);
-    assert_eq!(counts(&query(&audit, kind("stop")).await), 1);
-    let rejects = query(&audit, kind("reject")).await;
+    assert_eq!(counts(&query(&audit, of_kind("start")).await), 1);
+    assert_eq!(counts(&query(&audit, of_kind("stop")).await), 1);
+    let rejects = query(&audit, of_kind("reject")).await;
     assert_eq!(rejects.len(), 1);
     assert_eq!(rejects[0].details["reason"], "stale");
     assert_eq!(rejects[0].details["correlation_id"], "corr-1");
     assert_eq!(rejects[0].agent_id.as_deref(), Some("agent-2"));
-    let evictions = query(&audit, kind("eviction")).await;
+    let evictions = query(&audit, of_kind("eviction")).await;
     assert_eq!(evictions.len(), 1);
     assert_eq!(evictions[0].details["code"], 4008);
-    let disconnects = query(&audit, kind("upstream_disconnect")).await;
+    let disconnects = query(&audit, of_kind("upstream_disconnect")).await;
     assert_eq!(disconnects.len(), 1, "one record per disconnect");
     assert_eq!(disconnects[0].details["channel_id"], "c1");
-    let connects = query(&audit, kind("upstream_connect")).await;
+    let connects = query(&audit, of_kind("upstream_connect")).await;
     assert_eq!(connects.len(), 2, "a connect and a reconnect");
     assert!(connects.iter().all(|r| r.details["channel_id"] == "c1"));
     // One convention for every detail field: snake_case, like `agent_id` and the config.
@@ -194,7 +153,7 @@ async fn every_kind_of_happening_becomes_one_record() {
         &audit,
         AuditQuery {
             kind: None,
-            ..kind("")
+            ..of_kind("")
         },
     )
     .await
@@ -211,14 +170,14 @@ async fn every_kind_of_happening_becomes_one_record() {
         }
     }
 
-    let broadcasts = query(&audit, kind("broadcast")).await;
+    let broadcasts = query(&audit, of_kind("broadcast")).await;
     assert_eq!(broadcasts.len(), 1);
     assert_eq!(broadcasts[0].agent_id.as_deref(), Some("agent-1"));
     assert_eq!(broadcasts[0].details["event_id"], "evt_b1");
     assert_eq!(broadcasts[0].details["scope"], "global_routing");
 
     // evt_ok: 1 attempt; evt_dead: 2 attempts (schedule of one retry); evt_gone: 1 attempt.
-    let attempts = query(&audit, kind("webhook_attempt")).await;
+    let attempts = query(&audit, of_kind("webhook_attempt")).await;
     let outcomes: Vec<(String, String)> = attempts
         .iter()
         .map(|r| {
@@ -239,40 +198,18 @@ async fn every_kind_of_happening_becomes_one_record() {
     );
     assert_eq!(attempts[0].details["status"], 200);
     assert_eq!(attempts[0].agent_id.as_deref(), Some("agent-evt_ok"));
-    let dead = query(&audit, kind("webhook_dead_letter")).await;
+    let dead = query(&audit, of_kind("webhook_dead_letter")).await;
     let dead_ids: Vec<&str> = dead
         .iter()
         .filter_map(|r| r.details["event_id"].as_str())
         .collect();
     assert_eq!(dead_ids, ["evt_dead", "evt_gone"]);
-    let endpoint = query(&audit, kind("webhook_endpoint")).await;
+    let endpoint = query(&audit, of_kind("webhook_endpoint")).await;
     assert_eq!(endpoint.len(), 1);
     assert_eq!(endpoint[0].details["action"], "disabled");
 
     let verified = verify_path(&dir.path().join("audit.sqlite"), None).unwrap();
     assert!(verified.records >= 14, "{verified:?}");
-}
-
-fn verify_cli(path: &std::path::Path) -> (bool, String) {
-    verify_cli_with(path, &[])
-}
-
-fn verify_cli_with(path: &std::path::Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-        .args(["audit", "verify", "--path"])
-        .arg(path)
-        .args(extra)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("agentcast runs");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[actix_rt::test]
@@ -289,7 +226,7 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
     }
     flush(&audit).await;
 
-    let (ok, out) = verify_cli(&path);
+    let (ok, out) = verify_cli(&path, &[]);
     assert!(ok, "{out}");
     assert!(
         out.contains("audit chain intact: 41 records (ids 1..=41)"),
@@ -313,7 +250,7 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
         .unwrap();
     assert_eq!(changed, 1);
     drop(conn);
-    let (ok, out) = verify_cli(&edited);
+    let (ok, out) = verify_cli(&edited, &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("record 17 ("), "{out}");
     assert!(out.contains(", reject) does not match its hash"), "{out}");
@@ -321,7 +258,7 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
     let (removed, conn) = copy("removed.sqlite");
     conn.execute("DELETE FROM audit WHERE id = 30", []).unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&removed);
+    let (ok, out) = verify_cli(&removed, &[]);
     assert!(!ok, "{out}");
     assert!(
         out.contains("record 31 (") && out.contains("records 30..31 are missing"),
@@ -359,10 +296,10 @@ async fn tampering_with_one_row_makes_audit_verify_fail_naming_that_row() {
     )
     .unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&rehashed);
+    let (ok, out) = verify_cli(&rehashed, &[]);
     assert!(!ok && out.contains("record 6 ("), "{out}");
 
-    let (ok, out) = verify_cli(&dir.path().join("absent.sqlite"));
+    let (ok, out) = verify_cli(&dir.path().join("absent.sqlite"), &[]);
     assert!(!ok && out.contains("does not exist"), "{out}");
 }
 
@@ -391,23 +328,7 @@ async fn the_query_api_filters_by_kind_agent_since_and_limit_for_admins_only() {
     }
     flush(&audit).await;
 
-    let mut keys = ApiKeys::default();
-    keys.insert(
-        "admin-key",
-        Grant {
-            name: "ops".into(),
-            scopes: vec![],
-            admin: true,
-        },
-    );
-    keys.insert(
-        "viewer-key",
-        Grant {
-            name: "wall".into(),
-            scopes: vec![],
-            admin: false,
-        },
-    );
+    let keys = admin_and_viewer();
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(keys))
@@ -422,7 +343,7 @@ async fn the_query_api_filters_by_kind_agent_since_and_limit_for_admins_only() {
         }
         req.to_request()
     };
-    let call = |uri: String| get(uri, Some("admin-key"));
+    let call = |uri: String| get(uri, Some(ADMIN_KEY));
 
     let body: Value =
         test::call_and_read_body_json(&app, call("/v1/audit?kind=reject".into())).await;
@@ -473,10 +394,7 @@ async fn the_query_api_filters_by_kind_agent_since_and_limit_for_admins_only() {
 
     let status = |req| async { test::call_service(&app, req).await.status().as_u16() };
     assert_eq!(status(get("/v1/audit".into(), None)).await, 401);
-    assert_eq!(
-        status(get("/v1/audit".into(), Some("viewer-key"))).await,
-        403
-    );
+    assert_eq!(status(get("/v1/audit".into(), Some(VIEWER_KEY))).await, 403);
     assert_eq!(status(call("/v1/audit?since=yesterday".into())).await, 400);
 }
 
@@ -502,13 +420,13 @@ async fn records_that_cannot_be_kept_are_counted_and_the_gap_enters_the_chain() 
 
     let unwritten = metrics.unwritten.get();
     assert!(unwritten > 0, "a queue of 2 cannot hold a burst of {SENT}");
-    let rejects = query(&audit, kind("reject")).await.len() as u64;
+    let rejects = query(&audit, of_kind("reject")).await.len() as u64;
     assert_eq!(
         rejects + unwritten,
         SENT,
         "every record is written or counted"
     );
-    let gaps = query(&audit, kind("audit_gap")).await;
+    let gaps = query(&audit, of_kind("audit_gap")).await;
     let reported: u64 = gaps
         .iter()
         .map(|g| g.details["count"].as_u64().unwrap())
@@ -559,7 +477,7 @@ async fn retention_removes_old_records_and_the_chain_still_verifies_from_its_anc
     flush(&audit).await;
     let verified = verify_path(&path, None).unwrap();
     assert_eq!((verified.records, verified.last_id), (6, Some(17)));
-    let (ok, out) = verify_cli(&path);
+    let (ok, out) = verify_cli(&path, &[]);
     assert!(
         ok && out.contains("from the retention anchor at record 11"),
         "{out}"
@@ -598,7 +516,7 @@ async fn shifting_a_records_time_makes_audit_verify_fail() {
         audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
     }
     flush(&audit).await;
-    let (ok, out) = verify_cli(&path);
+    let (ok, out) = verify_cli(&path, &[]);
     assert!(ok, "{out}");
 
     // The time queries and retention use, an hour earlier.
@@ -609,7 +527,7 @@ async fn shifting_a_records_time_makes_audit_verify_fail() {
     )
     .unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&shifted);
+    let (ok, out) = verify_cli(&shifted, &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("record 3 (") && out.contains("time"), "{out}");
 
@@ -626,7 +544,7 @@ async fn shifting_a_records_time_makes_audit_verify_fail() {
     )
     .unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&both);
+    let (ok, out) = verify_cli(&both, &[]);
     assert!(!ok, "{out}");
     assert!(
         out.contains("record 3 (") && out.contains("does not match its hash"),
@@ -643,7 +561,7 @@ async fn removing_the_newest_records_fails_audit_verify_against_the_head_it_prin
         audit.do_send(record(AuditKind::Reject, None, json!({"n": i})));
     }
     flush(&audit).await;
-    let (ok, out) = verify_cli(&path);
+    let (ok, out) = verify_cli(&path, &[]);
     assert!(ok, "{out}");
     let head = printed_head(&out);
     assert!(head.starts_with("10:"), "{out}");
@@ -651,16 +569,16 @@ async fn removing_the_newest_records_fails_audit_verify_against_the_head_it_prin
     // The trail goes on; the kept head still checks out.
     audit.do_send(record(AuditKind::Reject, None, json!({"n": "later"})));
     flush(&audit).await;
-    let (ok, out) = verify_cli_with(&path, &["--head", &head]);
+    let (ok, out) = verify_cli(&path, &["--head", &head]);
     assert!(ok && out.contains("holds the anchored head 10"), "{out}");
 
     // Without the head, a truncated chain looks intact; against it, it does not.
     let (truncated, conn) = copy_store(&path, &dir, "truncated.sqlite");
     conn.execute("DELETE FROM audit WHERE id >= 8", []).unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&truncated);
+    let (ok, out) = verify_cli(&truncated, &[]);
     assert!(ok && out.contains("7 records"), "{out}");
-    let (ok, out) = verify_cli_with(&truncated, &["--head", &head]);
+    let (ok, out) = verify_cli(&truncated, &["--head", &head]);
     assert!(!ok, "{out}");
     assert!(
         out.contains("the anchored head is record 10, but the chain ends at record 7"),
@@ -669,12 +587,12 @@ async fn removing_the_newest_records_fails_audit_verify_against_the_head_it_prin
 
     // A head that is not this chain's (a rewritten trail) fails too; a malformed one is refused.
     let forged = format!("10:{}", "00".repeat(32));
-    let (ok, out) = verify_cli_with(&path, &["--head", &forged]);
+    let (ok, out) = verify_cli(&path, &["--head", &forged]);
     assert!(
         !ok && out.contains("record 10 is not the anchored head"),
         "{out}"
     );
-    let (ok, out) = verify_cli_with(&path, &["--head", "10"]);
+    let (ok, out) = verify_cli(&path, &["--head", "10"]);
     assert!(!ok && out.contains("<record id>:<64 hex digits>"), "{out}");
 }
 
@@ -722,7 +640,7 @@ async fn a_store_from_before_the_time_was_hashed_still_verifies_after_the_upgrad
             .unwrap();
         }
     }
-    let (ok, out) = verify_cli(&path);
+    let (ok, out) = verify_cli(&path, &[]);
     assert!(ok && out.contains("3 records"), "{out}");
 
     let (audit, _trail, _) = start_audit(&dir, |_| {});
@@ -736,7 +654,7 @@ async fn a_store_from_before_the_time_was_hashed_still_verifies_after_the_upgrad
     conn.execute("UPDATE audit SET at_us = at_us + 1 WHERE id = 2", [])
         .unwrap();
     drop(conn);
-    let (ok, out) = verify_cli(&shifted);
+    let (ok, out) = verify_cli(&shifted, &[]);
     assert!(!ok && out.contains("record 2 ("), "{out}");
 }
 
@@ -785,16 +703,16 @@ async fn the_audit_actor_runs_on_a_thread_of_its_own_and_stops_after_its_stop_re
 /// chain verifies.
 #[actix_rt::test]
 async fn a_start_that_fails_after_the_audit_trail_opened_ends_it_with_a_stop_record() {
-    let sim = common::TestSim::start(5, |_| {});
+    let sim = TestSim::start(5, |_| {});
     let audit_dir = tempfile::tempdir().unwrap();
     let audit_path = audit_dir.path().join("audit.sqlite");
     let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = common::service::test_settings(&sim);
+    let mut settings = test_settings(&sim);
     let outbox = data_dir.path().join("outbox-is-a-directory");
     std::fs::create_dir(&outbox).unwrap();
     settings.webhook.outbox_path = outbox.display().to_string();
     settings.audit.path = audit_path.display().to_string();
-    let started = common::service::TestService::try_start(&sim, settings, data_dir, |_| {}).await;
+    let started = TestService::try_start(&sim, settings, data_dir, |_| {}).await;
     let Err(err) = started else {
         panic!("an outbox path that is a directory cannot be opened");
     };

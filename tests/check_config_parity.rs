@@ -5,12 +5,17 @@
 //! directory; Genesys is a closed loopback port, so a `run` that got past the checks would fail
 //! there with exit 1 instead.
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Output, Stdio},
-    sync::mpsc,
+    process::{Command, Output, Stdio},
     time::Duration,
+};
+
+use common::{
+    process::{free_port, output_within, text},
+    sim::TestSim,
 };
 
 /// How long one command may take before the test gives up on it.
@@ -65,28 +70,6 @@ impl Case {
     }
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    listener.local_addr().expect("addr").to_string()
-}
-
-/// Waits for `child` at most [`EXIT_WAIT`], killing it (by its id) if it does not exit.
-fn output_within(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(EXIT_WAIT) {
-        Ok(output) => output.expect("the output of agentcast"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("agentcast did not exit within {EXIT_WAIT:?}");
-        }
-    }
-}
-
 /// Runs `agentcast --config agentcast.toml <command>` in `dir` with only `env` (and the base
 /// variables every case shares) in its environment.
 fn agentcast(dir: &Path, command: &str, env: &[(&'static str, String)]) -> Output {
@@ -101,11 +84,7 @@ fn agentcast(dir: &Path, command: &str, env: &[(&'static str, String)]) -> Outpu
         .stderr(Stdio::piped())
         .spawn()
         .expect("agentcast starts");
-    output_within(child)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    output_within(child, EXIT_WAIT, "agentcast")
 }
 
 /// The environment of a usable configuration: credentials, a free listen port, Genesys on a
@@ -117,7 +96,7 @@ fn base_env() -> Vec<(&'static str, String)> {
         ("AGENTCAST_HTTP_LISTEN", "127.0.0.1:0".into()),
         (
             "AGENTCAST_GENESYS_API_BASE",
-            format!("http://{}", closed_port()),
+            format!("http://127.0.0.1:{}", free_port()),
         ),
         ("AGENTCAST_GENESYS_MAX_RETRIES", "0".into()),
         ("AGENTCAST_LOG_LEVEL", "warn".into()),
@@ -361,57 +340,12 @@ fn a_usable_configuration_passes_check_config_and_run_gets_past_the_checks() {
     assert!(err.contains("could not reach"), "{err}");
 }
 
-/// The emulator as a child process, killed when dropped; its API base and credentials.
-struct Emulator {
-    child: Child,
-    base: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Emulator {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-            .args(["sim", "--listen", "127.0.0.1:0", "--agents", "5"])
-            .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(EXIT_WAIT)
-            .expect("the emulator prints its address");
-        let first: serde_json::Value = serde_json::from_str(&line).expect("a JSON first line");
-        let field = |name: &str| first[name].as_str().expect("a string").to_owned();
-        Self {
-            base: field("base"),
-            client_id: field("clientId"),
-            client_secret: field("clientSecret"),
-            child,
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An outbox written by a newer build passes the file checks but cannot be opened; `run` then
 /// fails after the audit trail started, which used to panic ("there is no reactor running",
 /// from the audit actor) with a backtrace after the error line.
 #[test]
 fn an_outbox_a_newer_build_wrote_is_one_clear_line_and_exit_2_without_a_panic() {
-    let sim = Emulator::start();
+    let sim = TestSim::start(5, |_| {});
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("agentcast.toml"), "").expect("config file");
     rusqlite::Connection::open(dir.path().join("agentcast-outbox.sqlite"))
@@ -419,9 +353,9 @@ fn an_outbox_a_newer_build_wrote_is_one_clear_line_and_exit_2_without_a_panic() 
         .execute_batch("PRAGMA user_version = 99;")
         .expect("a schema version");
     let env = environment(&[
-        ("AGENTCAST_GENESYS_API_BASE", sim.base.clone()),
-        ("GENESYS_CLIENT_ID", sim.client_id.clone()),
-        ("GENESYS_CLIENT_SECRET", sim.client_secret.clone()),
+        ("AGENTCAST_GENESYS_API_BASE", sim.handle.base.clone()),
+        ("GENESYS_CLIENT_ID", sim.handle.client_id.clone()),
+        ("GENESYS_CLIENT_SECRET", sim.handle.client_secret.clone()),
     ]);
     let ran = agentcast(dir.path(), "run", &env);
     let err = text(&ran.stderr);

@@ -10,7 +10,6 @@
 mod common;
 
 use std::{
-    net::TcpListener,
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -18,8 +17,10 @@ use std::{
 };
 
 use common::{
-    TestSim, WAIT,
+    WAIT,
+    process::free_port,
     service::{KEY, TestService},
+    sim::TestSim,
 };
 use fantoccini::{Client, ClientBuilder};
 use futures_util::FutureExt as _;
@@ -65,13 +66,6 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 async fn start_driver(program: &Path) -> Driver {

@@ -4,28 +4,31 @@
 //! `/v1/webhooks` and audits them. A downstream actor is held up deterministically by blocking
 //! its arbiter's thread until the test releases it.
 
-mod fanout_common;
+mod common;
 
-use std::{process::Command, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Context, Handler};
 use actix_web::{App, test, web};
 use agentcast::{
     actors::{
         Broadcasted, BroadcastsDropped,
-        audit::{AuditActor, AuditConfig, AuditMetrics, AuditQuery, Flush, StoredRecord},
+        audit::AuditQuery,
         hub::{GetStats, HubHandle, HubStats, Publish, downstream::Downstream},
         webhook::{WebhookActor, WebhookConfig, WebhookMetrics},
     },
-    auth::{ApiKeys, Grant},
-    config::{AuditSettings, Settings, SubscriberSettings},
+    config::{Settings, SubscriberSettings},
     event::{AuditRecord, Scope},
 };
-use fanout_common::validated;
+use common::{
+    WAIT,
+    audit::{flush, of_kind, query, start_audit, verify_cli},
+    fanout::validated,
+    forward::forward,
+    keys::{ADMIN_KEY, admin_and_viewer},
+};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
-const WAIT: Duration = Duration::from_secs(30);
 /// Broadcasts published while the downstream actor is held up.
 const PUBLISHED: u64 = 200;
 /// The hub's backlog per downstream actor, tiny so that most of the burst is dropped.
@@ -121,39 +124,12 @@ fn seq_ranges<'a>(
     ranges
 }
 
-fn kind(kind: &str) -> AuditQuery {
-    AuditQuery {
-        kind: Some(kind.into()),
-        agent_id: None,
-        since: None,
-        limit: 1000,
-    }
-}
-
-async fn query(audit: &Addr<AuditActor>, q: AuditQuery) -> Vec<StoredRecord> {
-    tokio::time::timeout(WAIT, audit.send(q))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-}
-
 #[actix_rt::test]
 async fn broadcasts_dropped_for_the_audit_trail_leave_a_gap_record_that_audit_verify_reports() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.sqlite");
-    let settings = AuditSettings {
-        path: path.display().to_string(),
-        synchronous: agentcast::store::Synchronous::Normal,
-        ..AuditSettings::default()
-    };
-    let metrics = AuditMetrics::new(&prometheus::Registry::new());
-    let trail = AuditActor::start(AuditConfig::from_settings(&settings), metrics.clone()).unwrap();
-    let audit = trail.addr.clone();
-    tokio::time::timeout(WAIT, audit.send(Flush))
-        .await
-        .unwrap()
-        .unwrap();
+    let (audit, trail, _) = start_audit(&dir, |_| {});
+    flush(&audit).await;
     let hub = start_hub(Downstream::of("audit", &audit));
 
     let release = hold_up(&trail.arbiter()).await;
@@ -171,15 +147,12 @@ async fn broadcasts_dropped_for_the_audit_trail_leave_a_gap_record_that_audit_ve
         drained.downstream[0].dropped, dropped,
         "no more lost after release"
     );
-    tokio::time::timeout(WAIT, audit.send(Flush))
-        .await
-        .unwrap()
-        .unwrap();
+    flush(&audit).await;
 
     // The chain says exactly which broadcasts it lacks, where they would have been. (The
     // notice of one run can be handed over while the run goes on: then several gap records
     // cover it, one after the other.)
-    let gaps = query(&audit, kind("audit_gap")).await;
+    let gaps = query(&audit, of_kind("audit_gap")).await;
     assert!(!gaps.is_empty());
     let ranges = seq_ranges(gaps.iter().map(|g| &g.details), dropped);
     for gap in &gaps {
@@ -187,7 +160,7 @@ async fn broadcasts_dropped_for_the_audit_trail_leave_a_gap_record_that_audit_ve
         assert!(reason.contains("downstream_backlog_max"), "{reason}");
     }
     let missing = |seq: &u64| ranges.iter().any(|r| r.contains(seq));
-    let seqs: Vec<u64> = query(&audit, kind("broadcast"))
+    let seqs: Vec<u64> = query(&audit, of_kind("broadcast"))
         .await
         .iter()
         .map(|r| r.details["seq"].as_u64().unwrap())
@@ -198,7 +171,7 @@ async fn broadcasts_dropped_for_the_audit_trail_leave_a_gap_record_that_audit_ve
         &audit,
         AuditQuery {
             kind: None,
-            ..kind("")
+            ..of_kind("")
         },
     )
     .await;
@@ -209,14 +182,8 @@ async fn broadcasts_dropped_for_the_audit_trail_leave_a_gap_record_that_audit_ve
         "the gap records stand where the dropped broadcasts would have"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_agentcast"))
-        .args(["audit", "verify", "--path"])
-        .arg(&path)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let (ok, stdout) = verify_cli(&path, &[]);
+    assert!(ok, "{stdout}");
     assert!(
         stdout.contains(&format!(
             "{} covering {dropped} missing events",
@@ -253,20 +220,6 @@ impl Handler<BroadcastsDropped> for Relay {
     }
 }
 
-/// Collects audit records into a channel.
-struct Collector(mpsc::UnboundedSender<AuditRecord>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<AuditRecord> for Collector {
-    type Result = ();
-    fn handle(&mut self, record: AuditRecord, _: &mut Context<Self>) {
-        let _ = self.0.send(record);
-    }
-}
-
 #[actix_rt::test]
 async fn broadcasts_dropped_for_webhooks_are_counted_shown_in_their_health_and_audited() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,10 +227,9 @@ async fn broadcasts_dropped_for_webhooks_are_counted_shown_in_their_health_and_a
     settings.webhook.outbox_path = dir.path().join("outbox.sqlite").display().to_string();
     let config = WebhookConfig::from_settings_with(&settings, &|_| None).unwrap();
     let metrics = WebhookMetrics::new(&prometheus::Registry::new());
-    let (audit_tx, mut audit_rx) = mpsc::unbounded_channel();
-    let collector = Collector(audit_tx).start();
+    let (audit_recipient, mut audit_rx) = forward::<AuditRecord>();
     let webhooks =
-        WebhookActor::start(config, metrics.clone(), Some(collector.recipient()), None).unwrap();
+        WebhookActor::start(config, metrics.clone(), Some(audit_recipient), None).unwrap();
     let relay_arbiter = Arbiter::new();
     let relay = Relay::start_in_arbiter(&relay_arbiter.handle(), {
         let webhooks = webhooks.clone();
@@ -317,15 +269,7 @@ async fn broadcasts_dropped_for_webhooks_are_counted_shown_in_their_health_and_a
     assert_eq!(metrics.dropped.get(), dropped);
 
     // Shown in the endpoints' health.
-    let mut keys = ApiKeys::default();
-    keys.insert(
-        "admin-key",
-        Grant {
-            name: "ops".into(),
-            scopes: vec![],
-            admin: true,
-        },
-    );
+    let keys = admin_and_viewer();
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(keys))
@@ -335,7 +279,7 @@ async fn broadcasts_dropped_for_webhooks_are_counted_shown_in_their_health_and_a
     .await;
     let request = test::TestRequest::get()
         .uri("/v1/webhooks")
-        .insert_header(("Authorization", "Bearer admin-key"))
+        .insert_header(("Authorization", format!("Bearer {ADMIN_KEY}")))
         .to_request();
     let body: Value = test::call_and_read_body_json(&app, request).await;
     let lost = &body["lost"];

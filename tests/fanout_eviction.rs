@@ -2,19 +2,23 @@
 //! stale and slow subscribers evicted (counted, audited), shutdown closing everyone with 1001,
 //! and downstream actors that never hold the hub up.
 
-mod fanout_common;
+mod common;
 
 use std::time::Duration;
 
 use agentcast::event::{AuditKind, Scope};
-use fanout_common::{
-    ALL_KEY, Client, ROUTING_KEY, TestServer, WAIT, as_events, rawws::Frame, settings, validated,
-    with_queues,
+use common::{
+    WAIT,
+    fanout::{
+        ALL_KEY, ROUTING_KEY, Subscriber, TestServer, as_events, settings, settings_with,
+        validated, with_queues,
+    },
+    rawws::Frame,
 };
 
 #[actix_rt::test]
 async fn max_subscribers_is_enforced_with_retry_after_and_slots_come_back() {
-    let server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
+    let server = TestServer::start(settings_with(|s| {
         s.max_subscribers = 2;
         s.retry_after_secs = 7;
     }))
@@ -28,7 +32,7 @@ async fn max_subscribers_is_enforced_with_retry_after_and_slots_come_back() {
     // The first leaves; its slot is free once its session has stopped.
     first
         .ws
-        .send(fanout_common::rawws::OP_CLOSE, &1000u16.to_be_bytes())
+        .send(common::rawws::OP_CLOSE, &1000u16.to_be_bytes())
         .await
         .unwrap();
     assert_eq!(first.close_code().await, Some(1000));
@@ -51,7 +55,7 @@ async fn max_subscribers_is_enforced_with_retry_after_and_slots_come_back() {
 
 #[actix_rt::test]
 async fn a_client_that_stops_answering_pings_is_evicted_after_the_stale_timeout() {
-    let mut server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
+    let mut server = TestServer::start(settings_with(|s| {
         s.ping_interval_secs = 1;
         s.stale_timeout_secs = 2;
     }))
@@ -98,7 +102,7 @@ async fn a_client_that_stops_answering_pings_is_evicted_after_the_stale_timeout(
 /// normal subscriber in the same test receives every event.
 #[actix_rt::test]
 async fn a_client_that_stops_reading_is_closed_4008_while_the_others_get_every_event() {
-    let mut server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
+    let mut server = TestServer::start(settings_with(|s| {
         s.queue_max_bytes = 64 << 10;
         s.frame_max_bytes = 16 << 10;
         s.close_timeout_secs = 120;
@@ -109,7 +113,7 @@ async fn a_client_that_stops_reading_is_closed_4008_while_the_others_get_every_e
     let mut stalled = {
         let target = "/v1/subscribe";
         let auth = format!("Bearer {ALL_KEY}");
-        let ws = fanout_common::rawws::RawWs::connect(
+        let ws = common::rawws::RawWs::connect(
             server.addr,
             target,
             &[("Authorization", &auth)],
@@ -118,7 +122,7 @@ async fn a_client_that_stops_reading_is_closed_4008_while_the_others_get_every_e
         .await
         .unwrap()
         .unwrap();
-        Client { ws }
+        Subscriber { ws }
     };
     stalled.welcome_and_snapshot().await;
     // From here on `stalled` reads nothing.

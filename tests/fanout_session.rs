@@ -2,12 +2,15 @@
 //! subscribers speaking WebSocket, synthetic validated states published into the hub. Auth,
 //! catch-up and ordering, recovery, filters, bad input, batching, metrics.
 
-mod fanout_common;
+mod common;
 
 use agentcast::event::Scope;
-use fanout_common::{
-    ALL_KEY, ROUTING_KEY, TestServer, WAIT, as_events, settings, validated, with_queues,
-    with_violation,
+use common::{
+    WAIT,
+    fanout::{
+        ALL_KEY, ROUTING_KEY, TestServer, as_events, settings, settings_with, validated,
+        with_queues, with_violation,
+    },
 };
 
 /// Auth failures, bad queries and a full house are all answered with an HTTP status instead of
@@ -208,10 +211,7 @@ async fn reconnecting_with_since_replays_exactly_the_missed_events() {
 
 #[actix_rt::test]
 async fn since_older_than_the_ring_gets_a_snapshot_never_a_silent_gap() {
-    let server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
-        s.recovery_ring_size = 4
-    }))
-    .await;
+    let server = TestServer::start(settings_with(|s| s.recovery_ring_size = 4)).await;
     for i in 1..=10 {
         server
             .publish(validated(&format!("a{}", i % 3), Scope::GlobalRouting))
@@ -248,7 +248,7 @@ async fn since_older_than_the_ring_gets_a_snapshot_never_a_silent_gap() {
 #[actix_rt::test]
 async fn sessions_with_the_same_filter_share_a_snapshot_and_get_the_events_since() {
     // Long enough that a loaded machine cannot make the second session miss the first's rendering.
-    let server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
+    let server = TestServer::start(settings_with(|s| {
         s.recovery_ring_size = 100;
         s.snapshot_share_ms = 60_000;
     }))
@@ -405,9 +405,9 @@ async fn every_filter_is_honoured() {
 
 #[actix_rt::test]
 async fn garbage_binary_and_oversized_frames_are_handled_as_specified() {
-    use fanout_common::rawws::{OP_BINARY, OP_TEXT};
+    use common::rawws::{OP_BINARY, OP_TEXT};
 
-    let server = TestServer::start(fanout_common::SubscriberSettingsExt::with(|s| {
+    let server = TestServer::start(settings_with(|s| {
         s.client_frame_max_bytes = 1024;
     }))
     .await;

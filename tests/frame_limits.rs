@@ -4,7 +4,6 @@
 //! resident memory must not follow it.
 
 mod common;
-mod fanout_common;
 
 use std::{
     sync::{
@@ -23,7 +22,7 @@ use actix_web::{
 use agentcast::frame_limit::{Header, parse_header};
 use awc::error::WsProtocolError;
 use bytes::Bytes;
-use fanout_common::{ALL_KEY, TestServer};
+use common::fanout::{ALL_KEY, TestServer};
 use futures_util::StreamExt;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -102,7 +101,7 @@ async fn close_code(mut reader: OwnedReadHalf, mut buf: Vec<u8>) -> Option<u16> 
 
 #[actix_rt::test]
 async fn a_subscriber_declaring_a_huge_frame_is_closed_1009_without_buffering_it() {
-    let server = TestServer::start(fanout_common::settings()).await;
+    let server = TestServer::start(common::fanout::settings()).await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connect");
     let request = format!(
         "GET /v1/subscribe HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -206,7 +205,7 @@ async fn an_upstream_frame_declared_over_max_frame_bytes_fails_before_its_payloa
     let host_handle = host.handle();
     actix_rt::spawn(host);
 
-    let sim = common::TestSim::start(1, |_| {});
+    let sim = common::sim::TestSim::start(1, |_| {});
     let client = sim.client();
     let mut socket = client
         .connect_channel(&format!("ws://{addr}/v1/channels/huge"), 1 << 20)

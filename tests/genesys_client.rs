@@ -12,7 +12,7 @@ use agentcast::genesys::{
     topics::{UserTopicKind, user_topic},
 };
 use awc::ws;
-use common::{TestSim, within};
+use common::{sim::TestSim, within};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 

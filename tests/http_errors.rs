@@ -12,8 +12,9 @@ use std::{
 
 use actix_web::http::Method;
 use common::{
-    TestSim, WAIT,
+    WAIT,
     service::{KEY, TestService},
+    sim::TestSim,
     within,
 };
 use serde_json::Value;

@@ -9,15 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    TestSim,
+    eventually,
     service::{TestService, converges},
-    within,
+    sim::TestSim,
 };
 use serde_json::{Value, json};
-
-/// How long after the events stop agentcast may take to match the truth before the test
-/// fails: generous, so a loaded machine does not fail it; the speed is the benchmark's.
-const CONVERGE: Duration = common::WAIT;
 
 fn sim(agents: u32) -> TestSim {
     TestSim::start(agents, |c| {
@@ -49,8 +45,8 @@ async fn every_agent_matches_the_emulators_truth_once_the_stream_stops() {
     let service = TestService::start(&sim, |_| {}).await;
     service.ready().await;
     flow_for(&sim, 200.0, Duration::from_secs(3)).await;
-    converges(&sim, &service, CONVERGE).await;
-    let truth = sim.get("/sim/truth").await;
+    converges(&sim, &service).await;
+    let truth = sim.truth().await;
     assert!(
         truth["eventsEmitted"].as_u64().unwrap() >= 300,
         "events flowed: {}",
@@ -95,7 +91,7 @@ async fn survives(fault: &str, body: Value, counter: &str, reconnects: bool) {
         reconciliations(&service, 150, 2).await;
     }
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
-    converges(&sim, &service, CONVERGE).await;
+    converges(&sim, &service).await;
     service.shutdown().await;
 }
 
@@ -143,10 +139,9 @@ async fn a_channel_that_cannot_be_replaced_is_retried_until_shutdown_and_not_aft
     sim.fault("channel_without_uri", json!({"count": 1_000_000}))
         .await;
     sim.fault("expire_channel", json!({})).await;
-    within("three failed replacements", async {
-        while sim.calls(CREATE, 200).await < created + 3 {
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
+    eventually("three failed replacements", || async {
+        let now = sim.calls(CREATE, 200).await;
+        if now >= created + 3 { Ok(()) } else { Err(now) }
     })
     .await;
     let upstream = service.service.as_ref().expect("running").upstream.clone();
@@ -215,7 +210,7 @@ async fn stopped_heartbeats_are_noticed_by_the_watchdog() {
         .await;
     reconciliations(&service, 150, 2).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
-    converges(&sim, &service, CONVERGE).await;
+    converges(&sim, &service).await;
     service.shutdown().await;
 }
 
@@ -232,7 +227,7 @@ async fn an_expired_token_is_renewed_without_losing_events() {
     sim.fault("drop_sockets", json!({})).await;
     reconciliations(&service, 150, 2).await;
     flow_for(&sim, 100.0, Duration::from_millis(500)).await;
-    converges(&sim, &service, CONVERGE).await;
+    converges(&sim, &service).await;
     assert!(
         sim.calls("POST /oauth/token", 200).await >= 2,
         "a second token was fetched"
@@ -269,7 +264,7 @@ async fn a_sixty_second_rate_limit_storm_is_waited_out() {
         .await
         .expect("reconciliation finished after the storm");
     stop(&sim).await;
-    converges(&sim, &service, CONVERGE).await;
+    converges(&sim, &service).await;
     service.shutdown().await;
 }
 
@@ -280,10 +275,10 @@ async fn changes_made_while_the_socket_was_down_arrive_marked_reconciled() {
     let service =
         TestService::start(&sim, |s| s.upstream.reconnect_initial_backoff_ms = 1500).await;
     service.ready().await;
-    let before = sim.get("/sim/truth").await;
+    let before = sim.truth().await;
     sim.fault("drop_sockets", json!({})).await;
     sim.post("/sim/step", json!({"count": 40})).await;
-    let after = sim.get("/sim/truth").await;
+    let after = sim.truth().await;
     let moved: Vec<String> = before["agents"]
         .as_array()
         .unwrap()
@@ -294,7 +289,7 @@ async fn changes_made_while_the_socket_was_down_arrive_marked_reconciled() {
         .collect();
     assert!(!moved.is_empty(), "the emulator moved some agents");
 
-    converges(&sim, &service, Duration::from_secs(10)).await;
+    converges(&sim, &service).await;
     let agents = service.agents().await;
     for id in &moved {
         assert_eq!(
@@ -330,16 +325,11 @@ async fn violations(service: &TestService, agent: &str) -> Vec<String> {
 
 /// Waits until the agent's latest payload lists exactly `want`.
 async fn violations_become(service: &TestService, agent: &str, want: &[&str]) {
-    let reached = actix_rt::time::timeout(common::WAIT, async {
-        while violations(service, agent).await != want {
-            actix_rt::time::sleep(Duration::from_millis(25)).await;
-        }
-    })
-    .await;
-    if reached.is_err() {
+    eventually(&format!("violations {want:?}"), || async {
         let latest = violations(service, agent).await;
-        panic!("wanted violations {want:?}, the latest payload has {latest:?}");
-    }
+        if latest == want { Ok(()) } else { Err(latest) }
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -348,16 +338,7 @@ async fn over_capacity_and_off_shift_show_as_violations_and_clear_when_fixed() {
     // A schedule change is fetched at most once per schedule_min_interval_secs: keep it short.
     let service = TestService::start(&sim, |s| s.reference.schedule_min_interval_secs = 1).await;
     service.ready().await;
-    let truth = sim.get("/sim/truth").await;
-    let agent = truth["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["onShift"] == json!(true))
-        .expect("an agent on shift")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let agent = sim.agent_on_shift().await;
     sim.post(&format!("/sim/agents/{agent}/state"), json!({"systemPresence": "OnQueue", "routingStatus": "INTERACTING", "conversations": conversations(0, 2)})).await;
     violations_become(&service, &agent, &[]).await;
     sim.post(
@@ -399,9 +380,7 @@ async fn rest_calls_after_start_up_do_not_grow_with_the_event_rate() {
     flow_for(&sim, 500.0, period).await;
     let fast = total(sim.get("/sim/calls").await) - start;
 
-    let events = sim.get("/sim/truth").await["eventsEmitted"]
-        .as_u64()
-        .unwrap();
+    let events = sim.truth().await["eventsEmitted"].as_u64().unwrap();
     assert!(
         events > 2_000,
         "the fast period emitted many events ({events})"

@@ -5,7 +5,7 @@ mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::{TestSim, service::TestService};
+use common::{receiver::TestReceiver, service::TestService, sim::TestSim};
 use prometheus_parse::{Scrape, Value};
 use serde_json::json;
 
@@ -54,8 +54,7 @@ fn kind(value: &Value) -> &'static str {
 async fn metrics_parse_as_prometheus_text_with_the_documented_names_and_types() {
     let sim = TestSim::start(50, |c| c.heartbeat_interval = Duration::from_millis(200));
     // A webhook endpoint (a local receiver), so that the webhook metrics have an endpoint.
-    let receiver =
-        agentcast::actors::webhook::test_support::TestReceiver::always_ok().expect("a receiver");
+    let receiver = TestReceiver::always_ok().expect("a receiver");
     let secret = agentcast::actors::webhook::signing::generate_secret();
     let url = receiver.url.clone();
     let service = TestService::start_with_secrets(

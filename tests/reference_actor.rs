@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Instant;
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Addr};
 use agentcast::{
+    Metrics,
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
@@ -16,33 +17,18 @@ use agentcast::{
     config::Settings,
     event::{AgentId, Validated, ViolationKind},
     genesys::UserExpand,
-    metrics::Metrics,
     reference::ReferenceCache,
 };
-use common::{TestSim, within};
+use common::{forward::forward, sim::TestSim, within};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-/// Stands where the hub would be: forwards every published state to the test.
-struct Collector(mpsc::UnboundedSender<Validated>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Publish> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
-        let _ = self.0.send(msg.validated);
-    }
-}
-
 /// The next verdict published, within the common bound.
-async fn next_verdict(rx: &mut mpsc::UnboundedReceiver<Validated>) -> Validated {
+async fn next_verdict(rx: &mut mpsc::UnboundedReceiver<Publish>) -> Validated {
     within("a verdict", rx.recv())
         .await
         .expect("the validators are running")
+        .validated
 }
 
 /// Whether the verdict reports `kind` (capacity stays unknown throughout: the org's
@@ -55,7 +41,8 @@ struct Pipeline {
     reference: Addr<ReferenceActor>,
     pool: ValidatorPool,
     metrics: IngestMetrics,
-    verdicts: mpsc::UnboundedReceiver<Validated>,
+    /// What the validators publish, where the hub would be.
+    verdicts: mpsc::UnboundedReceiver<Publish>,
 }
 
 /// A reference cache, a validator pool reading it, and a ReferenceActor writing it, in that
@@ -67,9 +54,9 @@ fn pipeline(sim: &TestSim) -> Pipeline {
     settings.reference.queue_refresh_secs = 3600;
     settings.reference.schedule_min_interval_secs = 0;
     let metrics = IngestMetrics::new(Metrics::new().registry());
-    let (tx, verdicts) = mpsc::unbounded_channel();
+    let (publish, verdicts) = forward::<Publish>();
     let outputs = ValidatorOutputs {
-        publish: Collector(tx).start().recipient(),
+        publish,
         audit: None,
     };
     let cache = ReferenceCache::default();
@@ -93,16 +80,7 @@ fn pipeline(sim: &TestSim) -> Pipeline {
 #[actix_rt::test]
 async fn a_schedule_change_is_evaluated_once_and_published_once_for_its_agent() {
     let sim = TestSim::start(10, |_| {});
-    let truth = sim.get("/sim/truth").await;
-    let agent = truth["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["onShift"] == json!(true))
-        .expect("an agent on shift")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let agent = sim.agent_on_shift().await;
     sim.post(
         &format!("/sim/agents/{agent}/state"),
         json!({"systemPresence": "OnQueue", "routingStatus": "IDLE"}),

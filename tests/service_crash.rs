@@ -16,7 +16,6 @@
 //! No libtest harness (`harness = false`): one test, with `--list` and name filters.
 
 mod common;
-mod harness;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -28,7 +27,11 @@ use std::{
 };
 
 use agentcast::actors::webhook::signing::generate_secret;
-use common::{TestSim, exit_within};
+use common::{
+    process::{exit_within, free_port},
+    receiver::TestReceiver,
+    sim::TestSim,
+};
 use serde_json::json;
 
 const NAME: &str = "service_killed_mid_stream_loses_no_accepted_event";
@@ -58,7 +61,7 @@ const TICK: Duration = Duration::from_millis(100);
 const STDERR_TAIL: usize = 40;
 
 fn main() {
-    harness::run_single(NAME, crash_test);
+    common::harness::run_single(NAME, crash_test);
 }
 
 /// `agentcast run` as a child process, with the tail of its stderr.
@@ -73,10 +76,7 @@ struct Service {
 impl Service {
     /// Starts `agentcast --config <dir>/config.toml run` in `dir`, on a free loopback port.
     fn start(dir: &Path, sim: &TestSim, receiver: &str, secret: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let config = dir.join("config.toml");
         std::fs::write(&config, config_toml(dir, sim, receiver, port)).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
@@ -286,7 +286,7 @@ async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
     let sim = TestSim::start(AGENTS, |c| c.events_per_sec = 0.0);
-    let mut receiver = harness::receiver_failing_every(7);
+    let mut receiver = TestReceiver::failing_every(7).expect("a loopback webhook receiver");
     let dir = tempfile::tempdir().expect("temp dir");
     let secret = generate_secret();
     let mut received: HashSet<String> = HashSet::new();

@@ -2,17 +2,21 @@
 //! 429, paging and filters, the org's starting state, the clock (rate, pause, step) and call
 //! counting. Channels and sockets are in `sim_sockets.rs`, faults in `sim_faults.rs`.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
+use common::{
+    emulator_api::{Client, Reply},
+    sim::{TestSim, config, timeless},
+    within,
+};
 use serde_json::{Value, json};
-use sim_common::*;
 
 #[actix_web::test]
 async fn a_token_is_issued_only_for_the_right_basic_credentials_and_grant() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let (id, secret) = (client.client_id.clone(), client.client_secret.clone());
     let ok = client
@@ -51,7 +55,7 @@ async fn a_token_is_issued_only_for_the_right_basic_credentials_and_grant() {
 async fn api_calls_need_a_known_unexpired_bearer_token() {
     let mut cfg = timeless(5);
     cfg.token_lifetime = Duration::from_secs(3600);
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
     let login = client
         .login(
@@ -75,13 +79,13 @@ async fn api_calls_need_a_known_unexpired_bearer_token() {
     assert_eq!(code(&unknown).as_deref(), Some("bad.credentials"));
     assert_eq!(client.get("/api/v2/users").await.status, StatusCode::OK);
     // An hour later on the emulator's clock, the token is refused as expired.
-    client.advance_clock(Duration::from_secs(3000)).await;
+    sim.advance_clock(Duration::from_secs(3000)).await;
     assert_eq!(
         client.get("/api/v2/users").await.status,
         StatusCode::OK,
         "valid until its lifetime is over"
     );
-    client.advance_clock(Duration::from_secs(600)).await;
+    sim.advance_clock(Duration::from_secs(600)).await;
     let expired = client.get("/api/v2/users").await;
     assert_eq!(
         (expired.status, code(&expired).as_deref()),
@@ -91,10 +95,10 @@ async fn api_calls_need_a_known_unexpired_bearer_token() {
 
 #[actix_web::test]
 async fn every_api_route_refuses_a_call_without_a_token() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let (channel, _) = client.channel().await;
-    let user = agent_id(&client, 0).await;
+    let user = sim.agent_id(0).await;
     let routes = [
         (Method::GET, "/api/v2/users".to_owned()),
         (Method::GET, format!("/api/v2/users/{user}")),
@@ -171,7 +175,7 @@ async fn every_api_route_refuses_a_call_without_a_token() {
 async fn rate_limit_headers_count_each_call_and_going_over_answers_429_with_retry_after() {
     let mut cfg = config(5);
     cfg.rate_limit_per_minute = 5;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
     for n in 1..=5 {
         let reply = client.get("/api/v2/systempresences").await;
@@ -213,7 +217,7 @@ async fn rate_limit_headers_count_each_call_and_going_over_answers_429_with_retr
 
 #[actix_web::test]
 async fn user_pages_chain_by_next_uri_filter_by_id_and_refuse_oversized_pages() {
-    let sim = start(config(60));
+    let sim = TestSim::with_config(config(60));
     let client = Client::new(&sim).await;
     let mut ids = Vec::new();
     let mut uri = Some("/api/v2/users?pageSize=25&expand=presence".to_owned());
@@ -271,7 +275,7 @@ async fn user_pages_chain_by_next_uri_filter_by_id_and_refuse_oversized_pages() 
 
 #[actix_web::test]
 async fn unknown_users_are_off_queue_and_bulk_presence_takes_at_most_50_ids() {
-    let sim = start(config(60));
+    let sim = TestSim::with_config(config(60));
     let client = Client::new(&sim).await;
     let stranger = uuid::Uuid::new_v4();
     let routing = client
@@ -288,7 +292,7 @@ async fn unknown_users_are_off_queue_and_bulk_presence_takes_at_most_50_ids() {
             .status,
         StatusCode::NOT_FOUND
     );
-    let truth = client.truth().await;
+    let truth = sim.truth().await;
     let ids: Vec<&str> = truth["agents"]
         .as_array()
         .expect("agents")
@@ -315,13 +319,9 @@ async fn unknown_users_are_off_queue_and_bulk_presence_takes_at_most_50_ids() {
 async fn the_truth_moves_at_the_rate_without_subscribers_and_pauses_and_steps_on_demand() {
     let mut cfg = config(50);
     cfg.events_per_sec = 400.0;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
-    let emitted = || async {
-        client.truth().await["eventsEmitted"]
-            .as_u64()
-            .expect("count")
-    };
+    let emitted = || async { sim.truth().await["eventsEmitted"].as_u64().expect("count") };
     within("changes without subscribers", async {
         while emitted().await < 40 {
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
@@ -355,7 +355,7 @@ async fn the_truth_moves_at_the_rate_without_subscribers_and_pauses_and_steps_on
         }
     })
     .await;
-    let truth = client.truth().await;
+    let truth = sim.truth().await;
     let agent = &truth["agents"][0];
     for key in [
         "id",
@@ -378,9 +378,8 @@ async fn the_truth_moves_at_the_rate_without_subscribers_and_pauses_and_steps_on
 
 #[actix_web::test]
 async fn the_org_starts_mostly_on_schedule_with_violations_to_show() {
-    let sim = start(config(400));
-    let client = Client::new(&sim).await;
-    let truth = client.truth().await;
+    let sim = TestSim::with_config(config(400));
+    let truth = sim.truth().await;
     let agents = truth["agents"].as_array().expect("agents");
     let off = agents.iter().filter(|a| a["onShift"] == false).count();
     assert!((20..=120).contains(&off), "about 15% off shift: {off}");
@@ -408,9 +407,9 @@ async fn the_org_starts_mostly_on_schedule_with_violations_to_show() {
 
 #[actix_web::test]
 async fn sim_calls_counts_each_route_template_and_status() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
-    let user = agent_id(&client, 0).await;
+    let user = sim.agent_id(0).await;
     client.get(&format!("/api/v2/users/{user}")).await;
     client.get(&format!("/api/v2/users/{user}")).await;
     client

@@ -1,11 +1,14 @@
 //! Reproducibility over HTTP: two emulators with the same seed and anchor serve the same org
 //! and emit the same first 1,000 changes (`GET /sim/events`); another seed differs.
 
-mod sim_common;
+mod common;
 
 use actix_web::http::Method;
+use common::{
+    emulator_api::Client,
+    sim::{TestSim, config},
+};
 use serde_json::{Value, json};
-use sim_common::*;
 
 /// Users, utilizations and shifts of an emulator, and its first 1,000 changes.
 async fn snapshot(
@@ -15,7 +18,7 @@ async fn snapshot(
     let mut cfg = config(120);
     cfg.seed = seed;
     cfg.anchor = anchor;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
     let users = client.get("/api/v2/users?pageSize=500").await.body["entities"].clone();
     let mut utilization = Vec::new();
@@ -33,15 +36,7 @@ async fn snapshot(
                 .await
                 .body,
         );
-        let unit = client
-            .get(&format!(
-                "/api/v2/workforcemanagement/agents/{id}/managementunit"
-            ))
-            .await;
-        let bu = unit.body["businessUnit"]["id"]
-            .as_str()
-            .expect("bu")
-            .to_owned();
+        let bu = client.business_unit(id).await;
         let body = json!({
             "startDate": (anchor - chrono::Duration::days(2)).to_rfc3339(),
             "endDate": (anchor + chrono::Duration::days(2)).to_rfc3339(),

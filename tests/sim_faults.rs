@@ -1,14 +1,22 @@
 //! Each fault of `POST /sim/faults/<name>` does what it says, over real loopback sockets.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
-use agentcast::sim::SimHandle;
 use awc::ws::Frame;
+use common::{
+    WAIT,
+    emulator_api::Client,
+    emulator_socket::{
+        Ws, connect, next_event, next_frame, next_kind, next_text, ping_pong, send_text,
+        until_protocol_pong,
+    },
+    sim::{TestSim, config, timeless},
+    within,
+};
 use serde_json::{Value, json};
-use sim_common::*;
 
 /// The topics [`subscribed`] subscribes, by their last part.
 const SUBSCRIBED: [&str; 3] = ["activity", "presence", "routingStatus"];
@@ -16,12 +24,12 @@ const SUBSCRIBED: [&str; 3] = ["activity", "presence", "routingStatus"];
 /// An emulator, a client, an agent, and a connected socket subscribed to the agent's
 /// activity, presence and routingStatus topics. Nothing comes due on the emulator's clock but
 /// heartbeats, every `heartbeat`.
-async fn subscribed(heartbeat: Duration) -> (SimHandle, Client, String, String, Ws) {
+async fn subscribed(heartbeat: Duration) -> (TestSim, Client, String, String, Ws) {
     let mut cfg = timeless(10);
     cfg.heartbeat_interval = heartbeat;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let (channel, uri) = client.channel().await;
     let topics: Vec<String> = SUBSCRIBED
         .iter()
@@ -49,10 +57,10 @@ fn messages_for(set_state: &Value) -> usize {
 
 #[actix_web::test]
 async fn expire_tokens_makes_every_token_answer_credentials_expired() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     assert_eq!(
-        client.fault("expire_tokens", json!({})).await["tokensExpired"],
+        sim.fault("expire_tokens", json!({})).await["tokensExpired"],
         1
     );
     let reply = client.get("/api/v2/users").await;
@@ -72,9 +80,9 @@ async fn expire_tokens_makes_every_token_answer_credentials_expired() {
 
 #[actix_web::test]
 async fn rate_limit_answers_429_with_the_seconds_left_until_cleared() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
-    client.fault("rate_limit", json!({"secs": 30})).await;
+    sim.fault("rate_limit", json!({"secs": 30})).await;
     let reply = client.get("/api/v2/users").await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(reply.body["code"], "too.many.requests");
@@ -85,15 +93,15 @@ async fn rate_limit_answers_429_with_the_seconds_left_until_cleared() {
         .expect("seconds");
     assert!((29..=30).contains(&retry), "{retry}");
     assert!(reply.header("inin-ratelimit-reset").is_some());
-    client.fault("clear", json!({})).await;
+    sim.fault("clear", json!({})).await;
     assert_eq!(client.get("/api/v2/users").await.status, StatusCode::OK);
 }
 
 #[actix_web::test]
 async fn drop_sockets_ends_sockets_without_a_close_frame_or_socket_closing() {
-    let (_sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
+    let (sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
     assert_eq!(
-        client.fault("drop_sockets", json!({})).await["socketsAffected"],
+        sim.fault("drop_sockets", json!({})).await["socketsAffected"],
         1
     );
     match next_frame(&mut ws, WAIT).await {
@@ -109,7 +117,7 @@ async fn drop_sockets_ends_sockets_without_a_close_frame_or_socket_closing() {
 
 #[actix_web::test]
 async fn expire_channel_closes_its_socket_and_removes_it() {
-    let (_sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
+    let (sim, client, _agent, channel, mut ws) = subscribed(QUIET).await;
     let (other, _) = client.channel().await;
     let unknown = client
         .admin(
@@ -119,7 +127,7 @@ async fn expire_channel_closes_its_socket_and_removes_it() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let summary = client
+    let summary = sim
         .fault("expire_channel", json!({"channelId": channel}))
         .await;
     assert_eq!(summary["channelsExpired"], 1);
@@ -130,7 +138,7 @@ async fn expire_channel_closes_its_socket_and_removes_it() {
     assert_eq!(client.head(&channel).await, StatusCode::NOT_FOUND);
     assert_eq!(client.head(&other).await, StatusCode::OK);
     assert_eq!(
-        client.fault("expire_channel", json!({})).await["channelsExpired"],
+        sim.fault("expire_channel", json!({})).await["channelsExpired"],
         1
     );
     assert_eq!(client.head(&other).await, StatusCode::NOT_FOUND);
@@ -138,30 +146,30 @@ async fn expire_channel_closes_its_socket_and_removes_it() {
 
 #[actix_web::test]
 async fn stop_heartbeats_withholds_heartbeats_and_pongs_until_cleared() {
-    let (_sim, client, _agent, _channel, mut ws) = subscribed(QUIET).await;
-    client.advance_clock(QUIET).await;
+    let (sim, _client, _agent, _channel, mut ws) = subscribed(QUIET).await;
+    sim.advance_clock(QUIET).await;
     assert_eq!(next_kind(&mut ws).await, "WebSocket Heartbeat");
-    client.fault("stop_heartbeats", json!({})).await;
+    sim.fault("stop_heartbeats", json!({})).await;
     // A heartbeat comes due and a ping is sent; the emulator answers the protocol ping after
     // them (frames in order), and nothing came before its pong.
-    client.advance_clock(QUIET).await;
+    sim.advance_clock(QUIET).await;
     send_text(&mut ws, r#"{"message":"ping"}"#).await;
     assert_eq!(
         until_protocol_pong(&mut ws).await,
         Vec::<String>::new(),
         "neither the due heartbeat nor the pong"
     );
-    client.fault("clear", json!({})).await;
-    client.advance_clock(QUIET).await;
+    sim.fault("clear", json!({})).await;
+    sim.advance_clock(QUIET).await;
     assert_eq!(next_kind(&mut ws).await, "WebSocket Heartbeat");
     ping_pong(&mut ws, "pongs again once cleared").await;
 }
 
 #[actix_web::test]
 async fn malformed_frame_sends_text_that_is_not_json() {
-    let (_sim, client, _agent, _channel, mut ws) = subscribed(QUIET).await;
+    let (sim, _client, _agent, _channel, mut ws) = subscribed(QUIET).await;
     assert_eq!(
-        client.fault("malformed_frame", json!({})).await["socketsAffected"],
+        sim.fault("malformed_frame", json!({})).await["socketsAffected"],
         1
     );
     let text = next_text(&mut ws).await;
@@ -170,8 +178,8 @@ async fn malformed_frame_sends_text_that_is_not_json() {
 
 #[actix_web::test]
 async fn oversized_frame_sends_a_valid_subscribed_message_past_the_size() {
-    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
-    let summary = client
+    let (sim, _client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    let summary = sim
         .fault("oversized_frame", json!({"bytes": 300_000}))
         .await;
     assert_eq!(summary["socketsAffected"], 1);
@@ -188,8 +196,8 @@ async fn oversized_frame_sends_a_valid_subscribed_message_past_the_size() {
 
 #[actix_web::test]
 async fn duplicate_resends_the_last_event_with_the_same_bytes() {
-    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
-    let set = client
+    let (sim, _client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    let set = sim
         .set_state(&agent, json!({"systemPresence": "Training"}))
         .await;
     let mut last = String::new();
@@ -197,7 +205,7 @@ async fn duplicate_resends_the_last_event_with_the_same_bytes() {
         last = next_text(&mut ws).await;
     }
     assert_eq!(
-        client.fault("duplicate", json!({})).await["socketsAffected"],
+        sim.fault("duplicate", json!({})).await["socketsAffected"],
         1
     );
     assert_eq!(next_text(&mut ws).await, last);
@@ -205,11 +213,11 @@ async fn duplicate_resends_the_last_event_with_the_same_bytes() {
 
 #[actix_web::test]
 async fn stale_event_replays_the_previous_state_with_its_older_timestamps() {
-    let (_sim, client, agent, _channel, mut ws) = subscribed(QUIET).await;
-    let busy = client
+    let (sim, _client, agent, _channel, mut ws) = subscribed(QUIET).await;
+    let busy = sim
         .set_state(&agent, json!({"systemPresence": "Busy"}))
         .await;
-    let meeting = client
+    let meeting = sim
         .set_state(&agent, json!({"systemPresence": "Meeting"}))
         .await;
     let mut latest_activity = Value::Null;
@@ -226,7 +234,7 @@ async fn stale_event_replays_the_previous_state_with_its_older_timestamps() {
         latest_activity["eventBody"]["presence"]["presenceDefinition"]["systemPresence"],
         "MEETING"
     );
-    let summary = client.fault("stale_event", json!({})).await;
+    let summary = sim.fault("stale_event", json!({})).await;
     assert_eq!(summary["socketsAffected"], 1);
     loop {
         let message = next_event(&mut ws).await;
@@ -252,32 +260,31 @@ const SLOW_REST_DELAY_MS: u64 = 60_000;
 
 #[actix_web::test]
 async fn slow_rest_delays_every_api_answer_until_its_time_is_up_or_it_is_cleared() {
-    let sim = start(timeless(5));
+    let sim = TestSim::with_config(timeless(5));
     let client = Client::new(&sim).await;
     let presences = "/api/v2/systempresences";
     let held_back = || async {
-        client
-            .fault(
-                "slow_rest",
-                json!({"delayMs": SLOW_REST_DELAY_MS, "secs": 60}),
-            )
-            .await;
+        sim.fault(
+            "slow_rest",
+            json!({"delayMs": SLOW_REST_DELAY_MS, "secs": 60}),
+        )
+        .await;
         let delayed = tokio::time::timeout(Duration::from_secs(1), client.get(presences)).await;
         assert!(delayed.is_err(), "answered although delayed a minute");
     };
     held_back().await;
     // Its 60 s pass on the emulator's clock: answers are prompt again (`get` fails after
     // WAIT, well short of the delay).
-    client.advance_clock(Duration::from_secs(61)).await;
+    sim.advance_clock(Duration::from_secs(61)).await;
     assert_eq!(client.get(presences).await.status, StatusCode::OK);
     held_back().await;
-    client.fault("clear", json!({})).await;
+    sim.fault("clear", json!({})).await;
     assert_eq!(client.get(presences).await.status, StatusCode::OK);
 }
 
 #[actix_web::test]
 async fn server_errors_answer_the_next_calls_with_that_status() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let refused = client
         .admin(
@@ -287,8 +294,7 @@ async fn server_errors_answer_the_next_calls_with_that_status() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    client
-        .fault("server_errors", json!({"count": 2, "status": 503}))
+    sim.fault("server_errors", json!({"count": 2, "status": 503}))
         .await;
     for _ in 0..2 {
         let reply = client.get("/api/v2/users").await;
@@ -302,24 +308,14 @@ async fn server_errors_answer_the_next_calls_with_that_status() {
 
 #[actix_web::test]
 async fn schedule_processing_and_the_download_service_change_the_search_answer() {
-    let sim = start(config(10));
+    let sim = TestSim::with_config(config(10));
     let client = Client::new(&sim).await;
-    let agent = agent_id(&client, 0).await;
-    let unit = client
-        .get(&format!(
-            "/api/v2/workforcemanagement/agents/{agent}/managementunit"
-        ))
-        .await;
-    let bu = unit.body["businessUnit"]["id"]
-        .as_str()
-        .expect("bu")
-        .to_owned();
+    let agent = sim.agent_id(0).await;
+    let bu = client.business_unit(&agent).await;
     let path = format!("/api/v2/workforcemanagement/businessunits/{bu}/agentschedules/search");
     let now = chrono::Utc::now();
     let body = json!({"startDate": (now - chrono::Duration::days(1)).to_rfc3339(), "endDate": (now + chrono::Duration::days(1)).to_rfc3339(), "userIds": [agent]});
-    client
-        .fault("schedule_processing", json!({"count": 1}))
-        .await;
+    sim.fault("schedule_processing", json!({"count": 1})).await;
     let first = client.call(Method::POST, &path, Some(body.clone())).await;
     assert_eq!(first.body["status"], "Processing");
     let again = client.call(Method::POST, &path, Some(body.clone())).await;
@@ -350,7 +346,7 @@ async fn schedule_processing_and_the_download_service_change_the_search_answer()
 
 #[actix_web::test]
 async fn unknown_faults_and_bad_bodies_are_error_bodies() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let unknown = client
         .admin(Method::POST, "/sim/faults/meteor", Some(json!({})))
@@ -359,7 +355,7 @@ async fn unknown_faults_and_bad_bodies_are_error_bodies() {
         (unknown.status, unknown.body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not.found"))
     );
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let out_of_range = [
         (
             "/sim/faults/rate_limit".to_owned(),

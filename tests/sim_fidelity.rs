@@ -2,11 +2,14 @@
 //! (`tests/fixtures/genesys`, compared structurally), over real loopback HTTP. The WebSocket
 //! messages are in `sim_fidelity_messages.rs`.
 
-mod sim_common;
+mod common;
 
 use actix_web::http::{Method, StatusCode};
+use common::{
+    emulator_api::setup,
+    fixtures::{assert_conforms, fixture},
+};
 use serde_json::json;
-use sim_common::*;
 
 #[actix_web::test]
 async fn the_token_answer_and_its_error_have_the_reference_shape() {
@@ -99,8 +102,8 @@ async fn a_users_page_with_every_expansion_has_the_reference_shape() {
 
 #[actix_web::test]
 async fn user_presence_bulk_presences_and_routing_status_have_the_reference_shape() {
-    let (_sim, client) = setup(10).await;
-    let (a, b) = (agent_id(&client, 0).await, agent_id(&client, 1).await);
+    let (sim, client) = setup(10).await;
+    let (a, b) = (sim.agent_id(0).await, sim.agent_id(1).await);
     let one = client
         .get(&format!("/api/v2/users/{a}/presences/purecloud"))
         .await;
@@ -214,7 +217,7 @@ async fn presence_definitions_on_both_endpoints_and_system_presences_have_the_re
 
 #[actix_web::test]
 async fn utilization_is_the_reference_default_for_the_org_and_carries_a_level_per_user() {
-    let (_sim, client) = setup(40).await;
+    let (sim, client) = setup(40).await;
     let org = client.get("/api/v2/routing/utilization").await;
     assert_conforms(
         &org.body,
@@ -227,7 +230,7 @@ async fn utilization_is_the_reference_default_for_the_org_and_carries_a_level_pe
         "org default exactly as the reference"
     );
     assert!(org.body.get("level").is_none());
-    let truth = client.truth().await;
+    let truth = sim.truth().await;
     let mut levels = Vec::new();
     for agent in truth["agents"].as_array().expect("agents") {
         let id = agent["id"].as_str().expect("id");
@@ -250,8 +253,8 @@ async fn utilization_is_the_reference_default_for_the_org_and_carries_a_level_pe
 
 #[actix_web::test]
 async fn wfm_units_and_activity_codes_have_the_reference_shape() {
-    let (_sim, client) = setup(10).await;
-    let agent = agent_id(&client, 0).await;
+    let (sim, client) = setup(10).await;
+    let agent = sim.agent_id(0).await;
     let unit = client
         .get(&format!(
             "/api/v2/workforcemanagement/agents/{agent}/managementunit"
@@ -305,17 +308,9 @@ async fn wfm_units_and_activity_codes_have_the_reference_shape() {
 
 #[actix_web::test]
 async fn a_schedule_search_has_the_reference_shape_complete_or_processing() {
-    let (_sim, client) = setup(40).await;
-    let agent = agent_id(&client, 0).await;
-    let unit = client
-        .get(&format!(
-            "/api/v2/workforcemanagement/agents/{agent}/managementunit"
-        ))
-        .await;
-    let bu = unit.body["businessUnit"]["id"]
-        .as_str()
-        .expect("bu")
-        .to_owned();
+    let (sim, client) = setup(40).await;
+    let agent = sim.agent_id(0).await;
+    let bu = client.business_unit(&agent).await;
     let now = chrono::Utc::now();
     let body = json!({
         "startDate": (now - chrono::Duration::days(2)).to_rfc3339(),
@@ -357,7 +352,7 @@ async fn a_schedule_search_has_the_reference_shape_complete_or_processing() {
 
 #[actix_web::test]
 async fn channels_and_subscriptions_have_the_reference_shape() {
-    let (_sim, client) = setup(5).await;
+    let (sim, client) = setup(5).await;
     let created = client
         .call(Method::POST, "/api/v2/notifications/channels", None)
         .await;
@@ -375,7 +370,7 @@ async fn channels_and_subscriptions_have_the_reference_shape() {
     );
     let listed = client.get("/api/v2/notifications/channels").await;
     assert_conforms(&listed.body, "channels.json", &["/entities/0/id"]);
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let topics = client
         .subscribe(id, &[format!("v2.users.{agent}.presence")])
         .await;

@@ -3,25 +3,27 @@
 //! has the shape of the reference's examples (`tests/fixtures/genesys`, compared
 //! structurally), over real loopback sockets.
 
-mod sim_common;
+mod common;
 
 use std::collections::HashMap;
 
-use actix_web::http::{Method, StatusCode};
-use agentcast::sim::SimHandle;
+use common::{
+    emulator_api::{Client, setup},
+    emulator_socket::{connect, next_event, next_text, send_text},
+    fixtures::{assert_conforms, fixture},
+    sim::{TestSim, config},
+};
 use serde_json::{Value, json};
-use sim_common::*;
 
 /// The messages of one change: agent set Offline, then On Queue with a call.
-async fn messages_of_a_change() -> (SimHandle, String, HashMap<String, Value>) {
+async fn messages_of_a_change() -> (TestSim, String, HashMap<String, Value>) {
     let (sim, client) = setup(20).await;
-    let agent = agent_id(&client, 3).await;
-    client
-        .set_state(
-            &agent,
-            json!({"systemPresence": "Offline", "conversations": {"call": 0}}),
-        )
-        .await;
+    let agent = sim.agent_id(3).await;
+    sim.set_state(
+        &agent,
+        json!({"systemPresence": "Offline", "conversations": {"call": 0}}),
+    )
+    .await;
     let (channel, uri) = client.channel().await;
     let kinds = [
         "presence",
@@ -36,22 +38,15 @@ async fn messages_of_a_change() -> (SimHandle, String, HashMap<String, Value>) {
         .collect();
     client.subscribe(&channel, &topics).await;
     let mut ws = connect(&uri).await;
-    client
-        .set_state(
-            &agent,
-            json!({"systemPresence": "OnQueue", "conversations": {"call": 1}}),
-        )
-        .await;
+    sim.set_state(
+        &agent,
+        json!({"systemPresence": "OnQueue", "conversations": {"call": 1}}),
+    )
+    .await;
     let shift_start = chrono::Utc::now() - chrono::Duration::hours(1);
     let shifts = json!({"shifts": [{"startDate": shift_start.to_rfc3339(), "lengthMinutes": 480}]});
-    let reply = client
-        .admin(
-            Method::POST,
-            &format!("/sim/agents/{agent}/shifts"),
-            Some(shifts),
-        )
+    sim.post(&format!("/sim/agents/{agent}/shifts"), shifts)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let mut by_kind = HashMap::new();
     while by_kind.len() < kinds.len() {
         let message = next_event(&mut ws).await;
@@ -181,7 +176,7 @@ async fn the_schedules_message_matches_the_reference() {
 async fn heartbeat_pong_and_socket_closing_match_the_reference() {
     let mut cfg = config(5);
     cfg.heartbeat_interval = std::time::Duration::from_millis(150);
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
     let (_, uri) = client.channel().await;
     let mut ws = connect(&uri).await;
@@ -196,7 +191,7 @@ async fn heartbeat_pong_and_socket_closing_match_the_reference() {
         }
         assert_eq!(message, fixture("heartbeat.json"));
     }
-    client.fault("socket_closing", json!({})).await;
+    sim.fault("socket_closing", json!({})).await;
     let closing = next_event(&mut ws).await;
     assert_conforms(
         &closing,

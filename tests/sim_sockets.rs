@@ -3,18 +3,24 @@
 //! heartbeats and pongs, socket closing, channel expiry extended by resubscribing, slow
 //! clients.
 
-mod sim_common;
+mod common;
 
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use awc::ws::Frame;
+use common::{
+    WAIT,
+    emulator_api::Client,
+    emulator_socket::{connect, next_event, next_frame, next_kind, ping_pong, send_text},
+    sim::{TestSim, config, timeless},
+    within,
+};
 use serde_json::{Value, json};
-use sim_common::*;
 
 #[actix_web::test]
 async fn the_21st_channel_evicts_the_oldest_unconnected_channel() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let mut channels = Vec::new();
     for _ in 0..20 {
@@ -55,7 +61,7 @@ async fn the_21st_channel_evicts_the_oldest_unconnected_channel() {
 
 #[actix_web::test]
 async fn more_than_1000_topics_on_a_channel_are_refused_with_400() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let (channel, _) = client.channel().await;
     let topics: Vec<Value> = (0..1001)
@@ -89,10 +95,10 @@ async fn more_than_1000_topics_on_a_channel_are_refused_with_400() {
 
 #[actix_web::test]
 async fn compound_topics_expand_and_unknown_topics_are_rejected_or_refused() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
     let (channel, _) = client.channel().await;
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let path = format!("/api/v2/notifications/channels/{channel}/subscriptions");
     let body = json!([{"id": format!("v2.users.{agent}?presence&routingStatus")}, {"id": "v2.bogus.topic"}]);
     let refused = client.call(Method::PUT, &path, Some(body.clone())).await;
@@ -140,9 +146,9 @@ async fn compound_topics_expand_and_unknown_topics_are_rejected_or_refused() {
 
 #[actix_web::test]
 async fn events_reach_only_channels_subscribed_to_their_topic() {
-    let sim = start(config(10));
+    let sim = TestSim::with_config(config(10));
     let client = Client::new(&sim).await;
-    let (x, y) = (agent_id(&client, 0).await, agent_id(&client, 1).await);
+    let (x, y) = (sim.agent_id(0).await, sim.agent_id(1).await);
     let (a, a_uri) = client.channel().await;
     let (b, b_uri) = client.channel().await;
     client
@@ -152,16 +158,12 @@ async fn events_reach_only_channels_subscribed_to_their_topic() {
         .subscribe(&b, &[format!("v2.users.{y}.presence")])
         .await;
     let (mut ws_a, mut ws_b) = (connect(&a_uri).await, connect(&b_uri).await);
-    client
-        .set_state(&x, json!({"systemPresence": "Busy"}))
-        .await;
+    sim.set_state(&x, json!({"systemPresence": "Busy"})).await;
     assert_eq!(
         next_event(&mut ws_a).await["topicName"],
         format!("v2.users.{x}.presence")
     );
-    client
-        .set_state(&y, json!({"systemPresence": "Away"}))
-        .await;
+    sim.set_state(&y, json!({"systemPresence": "Away"})).await;
     let first_on_b = next_event(&mut ws_b).await;
     assert_eq!(
         first_on_b["topicName"],
@@ -176,9 +178,9 @@ async fn events_reach_only_channels_subscribed_to_their_topic() {
 
 #[actix_web::test]
 async fn a_second_socket_on_a_channel_closes_the_first() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let client = Client::new(&sim).await;
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let (channel, uri) = client.channel().await;
     client
         .subscribe(&channel, &[format!("v2.users.{agent}.presence")])
@@ -191,8 +193,7 @@ async fn a_second_socket_on_a_channel_closes_the_first() {
         }
         other => panic!("expected a close frame, got {other:?}"),
     }
-    client
-        .set_state(&agent, json!({"systemPresence": "Meal"}))
+    sim.set_state(&agent, json!({"systemPresence": "Meal"}))
         .await;
     assert_eq!(
         next_event(&mut second).await["topicName"],
@@ -210,7 +211,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored() {
     let mut cfg = timeless(5);
     cfg.heartbeat_interval = HOUR;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
     let (_, uri) = client.channel().await;
     let mut ws = connect(&uri).await;
@@ -222,13 +223,13 @@ async fn heartbeats_come_each_interval_pings_get_pongs_and_other_text_is_ignored
     )
     .await;
     for beat in 1..=2 {
-        client.advance_clock(HOUR / 2).await;
+        sim.advance_clock(HOUR / 2).await;
         ping_pong(
             &mut ws,
             &format!("no heartbeat {beat} half an interval early"),
         )
         .await;
-        client.advance_clock(HOUR / 2).await;
+        sim.advance_clock(HOUR / 2).await;
         assert_eq!(
             next_kind(&mut ws).await,
             "WebSocket Heartbeat",
@@ -243,9 +244,9 @@ async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
     let mut cfg = timeless(50);
     cfg.heartbeat_interval = HOUR;
     cfg.events_per_sec = 3000.0;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
-    let truth = client.truth().await;
+    let truth = sim.truth().await;
     let topics: Vec<String> = truth["agents"]
         .as_array()
         .expect("agents")
@@ -274,7 +275,7 @@ async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
         );
         events += 1;
     }
-    client.advance_clock(HOUR).await;
+    sim.advance_clock(HOUR).await;
     within("a heartbeat among events", async {
         while next_kind(&mut ws).await != "WebSocket Heartbeat" {
             events += 1;
@@ -297,20 +298,20 @@ async fn heartbeats_and_pongs_keep_coming_while_events_flow() {
 
 #[actix_web::test]
 async fn socket_closing_is_announced_then_the_socket_closes_after_the_grace() {
-    let sim = start(timeless(5));
+    let sim = TestSim::with_config(timeless(5));
     let client = Client::new(&sim).await;
     let (channel, uri) = client.channel().await;
     let mut ws = connect(&uri).await;
-    let summary = client
+    let summary = sim
         .fault("socket_closing", json!({"graceSecs": HOUR.as_secs()}))
         .await;
     assert_eq!(summary["socketsAffected"], 1);
     let closing = next_event(&mut ws).await;
     assert_eq!(closing["topicName"], "v2.system.socket_closing");
     assert_eq!(closing["eventBody"]["channelId"], channel.as_str());
-    client.advance_clock(HOUR / 2).await;
+    sim.advance_clock(HOUR / 2).await;
     ping_pong(&mut ws, "the socket stays open during the grace").await;
-    client.advance_clock(HOUR / 2).await;
+    sim.advance_clock(HOUR / 2).await;
     match next_frame(&mut ws, WAIT).await {
         Some(Frame::Close(reason)) => {
             assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))
@@ -352,14 +353,14 @@ async fn expires(client: &Client, channel: &str) -> chrono::DateTime<chrono::Utc
 async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
     let mut cfg = timeless(5);
     cfg.channel_ttl = HOUR;
-    let sim = start(cfg);
+    let sim = TestSim::with_config(cfg);
     let client = Client::new(&sim).await;
-    let agent = agent_id(&client, 0).await;
+    let agent = sim.agent_id(0).await;
     let (channel, uri) = client.channel().await;
     // A second channel, never resubscribed: its removal shows that an expiry sweep has run.
     let (marker, _) = client.channel().await;
     let first_expiry = expires(&client, &channel).await;
-    client.advance_clock(HOUR / 2).await;
+    sim.advance_clock(HOUR / 2).await;
     client
         .subscribe(&channel, &[format!("v2.users.{agent}.presence")])
         .await;
@@ -370,7 +371,7 @@ async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
     );
     let mut ws = connect(&uri).await;
     // Past the first expiry, before the second.
-    client.advance_clock(HOUR * 3 / 4).await;
+    sim.advance_clock(HOUR * 3 / 4).await;
     within("the marker channel to expire", async {
         while client.head(&marker).await != StatusCode::NOT_FOUND {
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
@@ -383,7 +384,7 @@ async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
         "alive past its first expiry"
     );
     ping_pong(&mut ws, "its socket is still open").await;
-    client.advance_clock(HOUR).await;
+    sim.advance_clock(HOUR).await;
     match next_frame(&mut ws, WAIT).await {
         Some(Frame::Close(reason)) => {
             assert_eq!(reason.map(|r| r.code), Some(awc::ws::CloseCode::Away))
@@ -395,10 +396,10 @@ async fn resubscribing_extends_a_channel_and_expiry_closes_its_socket() {
 
 #[actix_web::test]
 async fn a_socket_for_an_unknown_channel_is_refused_with_404() {
-    let sim = start(config(5));
+    let sim = TestSim::with_config(config(5));
     let uri = format!(
         "{}/channels/streaming-0-nosuchchannel",
-        sim.base.replace("http", "ws")
+        sim.base().replace("http", "ws")
     );
     let refused = within("connect", awc::Client::new().ws(uri).connect()).await;
     match refused {
@@ -412,9 +413,9 @@ async fn a_socket_for_an_unknown_channel_is_refused_with_404() {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_disconnected_and_counted() {
-    let sim = start(config(200));
+    let sim = TestSim::with_config(config(200));
     let client = Client::new(&sim).await;
-    let truth = client.truth().await;
+    let truth = sim.truth().await;
     let kinds = [
         "presence",
         "routingStatus",
@@ -438,8 +439,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_counted() {
     // Sixteen 1 MB frames fill the socket buffers; then a few thousand changes fill the
     // emulator's per-socket queue.
     for _ in 0..16 {
-        client
-            .fault("oversized_frame", json!({"bytes": 1 << 20}))
+        sim.fault("oversized_frame", json!({"bytes": 1 << 20}))
             .await;
     }
     within("overflow", async {

@@ -10,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{TestSim, exit_within};
+use common::{
+    process::{free_port, output_within, text},
+    sim::TestSim,
+};
 
 /// Runs `agentcast` with `args` and `env` (plus a temporary data directory), waiting at most
 /// a minute.
@@ -34,12 +37,15 @@ fn agentcast(args: &[&str], env: &[(&str, String)]) -> Output {
         command.env(key, value);
     }
     let child = command.spawn().expect("agentcast starts");
-    exit_within(child, Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("agentcast {args:?} did not exit within a minute"))
+    output_within(
+        child,
+        Duration::from_secs(60),
+        &format!("agentcast {args:?}"),
+    )
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    text(&output.stderr)
 }
 
 /// The last line agentcast wrote to stderr: the one-line error a person reads.
@@ -79,10 +85,7 @@ fn bad_credentials_are_one_clear_error_and_exit_1() {
 
 #[test]
 fn an_unreachable_genesys_is_one_clear_error_and_exit_1() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a port")
-        .local_addr()
-        .expect("addr");
+    let closed = format!("127.0.0.1:{}", free_port());
     let output = agentcast(
         &["run"],
         &[
@@ -95,7 +98,7 @@ fn an_unreachable_genesys_is_one_clear_error_and_exit_1() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let line = error_line(&output);
     assert!(
-        line.contains("could not reach") && line.contains(&closed.to_string()),
+        line.contains("could not reach") && line.contains(&closed),
         "{line}"
     );
 }
@@ -184,11 +187,7 @@ struct Running {
 
 impl Running {
     fn start(sim: &TestSim, data: &Path, log_level: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("a port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_agentcast"))
             .arg("run")
             .current_dir(data)
@@ -235,7 +234,11 @@ impl Running {
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
-        exit_within(self.child, Duration::from_secs(30)).expect("agentcast did not stop on SIGTERM")
+        output_within(
+            self.child,
+            Duration::from_secs(30),
+            "agentcast after SIGTERM",
+        )
     }
 }
 

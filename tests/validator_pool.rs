@@ -1,10 +1,12 @@
 //! The validator pool keeps each agent's signals in order, end to end through real actors on
 //! their own threads.
 
+mod common;
+
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
-use actix::{Actor, Context, Handler};
 use agentcast::{
+    Metrics,
     actors::{
         hub::Publish,
         ingest_metrics::IngestMetrics,
@@ -13,26 +15,10 @@ use agentcast::{
     config::Settings,
     event::AgentId,
     genesys::topics::UserTopicKind,
-    metrics::Metrics,
     reference::ReferenceCache,
 };
 use chrono::{Duration, TimeZone, Utc};
-use tokio::sync::mpsc;
-
-/// Forwards every published state to the test.
-struct Collector(mpsc::UnboundedSender<Publish>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Publish> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
-        let _ = self.0.send(msg);
-    }
-}
+use common::{forward::forward, within};
 
 fn activity(agent: usize, step: usize) -> String {
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap() + Duration::seconds(step as i64);
@@ -55,11 +41,10 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     // 3 validators: 200 agents is no multiple of 3, so routing by arrival order would
     // scatter an agent's changes over validators (and this test catches that).
     settings.pool_size = 3;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let collector = Collector(tx).start();
+    let (publish, mut rx) = forward::<Publish>();
     let metrics = IngestMetrics::new(Metrics::new().registry());
     let outputs = ValidatorOutputs {
-        publish: collector.recipient(),
+        publish,
         audit: None,
     };
     let pool = ValidatorPool::start(
@@ -87,12 +72,10 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     }
 
     let mut seen: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-    let deadline = std::time::Duration::from_secs(30);
     for _ in 0..AGENTS * CHANGES {
-        let published = actix_rt::time::timeout(deadline, rx.recv())
+        let published = within("every change to be published", rx.recv())
             .await
-            .expect("every change is published")
-            .unwrap();
+            .expect("the validators are running");
         let v = published.validated;
         seen.entry(v.agent_id.clone())
             .or_default()
@@ -111,21 +94,6 @@ async fn fifty_changes_for_each_of_200_agents_come_out_in_the_order_they_went_in
     pool.stop();
 }
 
-/// Collects audit records.
-struct AuditCollector(mpsc::UnboundedSender<agentcast::event::AuditRecord>);
-
-impl Actor for AuditCollector {
-    type Context = Context<Self>;
-}
-
-impl Handler<agentcast::event::AuditRecord> for AuditCollector {
-    type Result = ();
-
-    fn handle(&mut self, msg: agentcast::event::AuditRecord, _: &mut Context<Self>) {
-        let _ = self.0.send(msg);
-    }
-}
-
 /// What a validator writes when it rejects a signal is what the one reject constructor
 /// builds (the stream's rejects use it too): same kind, same fields, same names.
 #[actix_rt::test]
@@ -134,11 +102,11 @@ async fn a_validators_reject_record_is_the_one_the_reject_constructor_builds() {
         actors::audit::records,
         event::{RejectReason, Rejected},
     };
-    let (tx, _published) = mpsc::unbounded_channel();
-    let (audit_tx, mut audited) = mpsc::unbounded_channel();
+    let (publish, _published) = forward::<Publish>();
+    let (audit, mut audited) = forward::<agentcast::event::AuditRecord>();
     let outputs = ValidatorOutputs {
-        publish: Collector(tx).start().recipient(),
-        audit: Some(AuditCollector(audit_tx).start().recipient()),
+        publish,
+        audit: Some(audit),
     };
     let pool = ValidatorPool::start(
         &Settings::defaults().validation,
@@ -159,10 +127,9 @@ async fn a_validators_reject_record_is_the_one_the_reject_constructor_builds() {
             },
         });
     }
-    let record = actix_rt::time::timeout(std::time::Duration::from_secs(30), audited.recv())
+    let record = within("the duplicate to be audited", audited.recv())
         .await
-        .expect("the duplicate is audited")
-        .unwrap();
+        .expect("the validators are running");
     let expected = records::reject(&Rejected {
         reason: RejectReason::Duplicate,
         agent_id: Some("agent-1".into()),

@@ -2,26 +2,27 @@
 //! one or all since a time (delivered with the same webhook-id), attempts with truncated
 //! answers, re-enable, and admin-only access.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+mod common;
+
+use std::sync::{Arc, Mutex};
 
 use actix_web::{App, test, web};
 use agentcast::{
     actors::webhook::{
         DeliveryReport, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
         signing::generate_secret,
-        test_support::{Reply, TestReceiver, broadcast, forward},
     },
-    auth::{ApiKeys, Grant},
     config::{Settings, WebhookSettings},
     event::Scope,
 };
+use common::{
+    WAIT,
+    forward::forward,
+    keys::{ADMIN_KEY, VIEWER_KEY, admin_and_viewer},
+    receiver::{Reply, TestReceiver, broadcast},
+};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 async fn until_final(
     reports: &mut UnboundedReceiver<DeliveryReport>,
@@ -105,23 +106,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
         }
     };
 
-    let mut keys = ApiKeys::default();
-    keys.insert(
-        "admin-key",
-        Grant {
-            name: "ops".into(),
-            scopes: vec![],
-            admin: true,
-        },
-    );
-    keys.insert(
-        "viewer-key",
-        Grant {
-            name: "wall".into(),
-            scopes: vec![],
-            admin: false,
-        },
-    );
+    let keys = admin_and_viewer();
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(keys))
@@ -140,7 +125,7 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     };
     macro_rules! json {
         ($method:expr, $uri:expr) => {{
-            let resp = test::call_service(&app, request($method, &$uri, "admin-key")).await;
+            let resp = test::call_service(&app, request($method, &$uri, ADMIN_KEY)).await;
             assert!(
                 resp.status().is_success(),
                 "{} {} -> {}",
@@ -267,33 +252,30 @@ async fn exhausted_events_are_dead_lettered_and_replay_delivers_them_with_the_sa
     assert_eq!(json!("POST", "/v1/webhooks/crm/enable")["enabled"], true);
 
     // Refusals.
-    assert_eq!(
-        status("GET", "/v1/webhooks".into(), "viewer-key").await,
-        403
-    );
+    assert_eq!(status("GET", "/v1/webhooks".into(), VIEWER_KEY).await, 403);
     assert_eq!(status("GET", "/v1/webhooks".into(), "nobody").await, 401);
     assert_eq!(
-        status("GET", "/v1/webhooks/nope".into(), "admin-key").await,
+        status("GET", "/v1/webhooks/nope".into(), ADMIN_KEY).await,
         404
     );
     assert_eq!(
         status(
             "POST",
             "/v1/webhooks/crm/dead-letters/evt_unknown/replay".into(),
-            "admin-key"
+            ADMIN_KEY
         )
         .await,
         404
     );
     assert_eq!(
-        status("POST", "/v1/webhooks/crm/replay".into(), "admin-key").await,
+        status("POST", "/v1/webhooks/crm/replay".into(), ADMIN_KEY).await,
         400
     );
     assert_eq!(
         status(
             "GET",
             "/v1/webhooks/crm/dead-letters?since=tuesday".into(),
-            "admin-key"
+            ADMIN_KEY
         )
         .await,
         400

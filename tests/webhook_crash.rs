@@ -10,7 +10,7 @@
 //!
 //! No libtest harness (`harness = false`): `main` is either the child or the test.
 
-mod harness;
+mod common;
 
 use std::{
     collections::HashSet,
@@ -21,12 +21,11 @@ use std::{
 };
 
 use agentcast::{
-    actors::webhook::{
-        Submit, WebhookActor, WebhookConfig, WebhookMetrics, test_support::broadcast,
-    },
+    actors::webhook::{Submit, WebhookActor, WebhookConfig, WebhookMetrics},
     config::{Settings, WebhookSettings},
     event::Scope,
 };
+use common::receiver::{TestReceiver, broadcast};
 use tokio::sync::mpsc;
 
 const NAME: &str = "killed_mid_stream_loses_no_accepted_event";
@@ -47,7 +46,7 @@ fn main() {
         child(&spec);
         return;
     }
-    harness::run_single(NAME, crash_test);
+    common::harness::run_single(NAME, crash_test);
 }
 
 /// The child: `spec` is `<outbox path> <receiver url> <events to feed>`.
@@ -123,7 +122,7 @@ fn spawn_child(outbox: &str, url: &str, count: u64) -> (Child, mpsc::UnboundedRe
 async fn crash_test() {
     let started = Instant::now();
     let left = || DEADLINE.saturating_sub(started.elapsed());
-    let mut receiver = harness::receiver_failing_every(7);
+    let mut receiver = TestReceiver::failing_every(7).expect("a loopback webhook receiver");
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = dir.path().join("outbox.sqlite").display().to_string();
     let mut received: HashSet<String> = HashSet::new();

@@ -3,6 +3,8 @@
 //! per-agent order, SSRF refusals and redirects. Every wait is bounded; retry waits are
 //! milliseconds, so nothing here depends on wall-clock speed.
 
+mod common;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -15,15 +17,16 @@ use agentcast::{
         DeliveryReport, EnableEndpoint, ListAttempts, ListEndpoints, ReplayDeadLetters,
         ReplaySelector, ReportResult, Submit, WebhookActor, WebhookConfig, WebhookMetrics,
         signing::{Signer, generate_secret},
-        test_support::{Received, Reply, TestReceiver, broadcast, forward},
     },
     config::{Settings, WebhookSettings},
     event::{AuditKind, AuditRecord, Scope},
 };
+use common::{
+    WAIT,
+    forward::forward,
+    receiver::{Received, Reply, TestReceiver, broadcast},
+};
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// Generous bound on any single wait (a loaded 2-core machine compiling in parallel).
-const WAIT: Duration = Duration::from_secs(30);
 
 struct Harness {
     actor: Addr<WebhookActor>,
@@ -37,7 +40,7 @@ struct Harness {
 fn settings(dir: &tempfile::TempDir, url: &str, tune: impl FnOnce(&mut Settings)) -> Settings {
     let mut settings = Settings::defaults();
     settings.webhook.outbox_path = dir.path().join("outbox.sqlite").display().to_string();
-    settings.webhook.synchronous = agentcast::store::Synchronous::Normal;
+    settings.webhook.synchronous = agentcast::Synchronous::Normal;
     settings.webhook.allow_hosts = vec!["127.0.0.1".into()];
     settings.webhook.retry_schedule_secs = vec![0.01, 0.01, 0.01];
     settings.webhook.timeout_secs = 10.0;

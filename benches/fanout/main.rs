@@ -22,7 +22,7 @@ mod children;
 mod fleet;
 mod orchestrate;
 mod procfs;
-#[path = "../../tests/fanout_common/rawws.rs"]
+#[path = "../../tests/common/rawws.rs"]
 mod rawws;
 mod server;
 mod window;

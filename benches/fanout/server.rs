@@ -18,12 +18,12 @@ use std::{
 
 use actix_web::{App, HttpServer, web};
 use agentcast::{
+    Metrics,
     actors::hub::{HubHandle, Publish},
     auth::{ApiKeys, Grant},
     config::SubscriberSettings,
     event::{AgentState, Scope, Validated},
     http::{stats, subscribe},
-    metrics::Metrics,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};

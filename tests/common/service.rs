@@ -1,16 +1,11 @@
 //! agentcast itself, started in-process against a [`TestSim`], on a free loopback port.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
-use agentcast::{
-    app::service::{Service, ServiceOptions},
-    auth::Grant,
-    config::Settings,
-    event::Scope,
-};
+use agentcast::{Service, ServiceOptions, Settings, auth::Grant, event::Scope};
 use serde_json::Value;
 
-use super::{TestSim, WAIT, within};
+use super::{WAIT, eventually, sim::TestSim, within};
 
 /// The key every test service accepts, with every scope and admin rights.
 pub const KEY: &str = "test-key-0123456789";
@@ -84,7 +79,7 @@ impl TestService {
         settings: Settings,
         data_dir: tempfile::TempDir,
         prepare: impl FnOnce(&mut ServiceOptions),
-    ) -> Result<Self, agentcast::app::service::StartError> {
+    ) -> Result<Self, agentcast::StartError> {
         if std::env::var_os("AGENTCAST_TEST_LOG").is_some() {
             agentcast::telemetry::init(agentcast::config::LogFormat::Human, "info");
         }
@@ -185,9 +180,12 @@ impl TestService {
 
     /// Waits until `sample` reaches at least `at_least` (absent counts as 0 meanwhile).
     pub async fn metric_reaches(&self, sample: &str, at_least: f64) {
-        within(&format!("{sample} to reach {at_least}"), async {
-            while self.metric_or_zero(sample).await < at_least {
-                actix_rt::time::sleep(Duration::from_millis(25)).await;
+        eventually(&format!("{sample} to reach {at_least}"), || async {
+            let value = self.metric_or_zero(sample).await;
+            if value >= at_least {
+                Ok(())
+            } else {
+                Err(value)
             }
         })
         .await
@@ -195,14 +193,11 @@ impl TestService {
 
     /// Waits until `/readyz` says ready.
     pub async fn ready(&self) {
-        within("readiness", async {
-            loop {
-                if let Ok(response) = self.http.get(format!("{}/readyz", self.base)).send().await
-                    && response.status().is_success()
-                {
-                    return;
-                }
-                actix_rt::time::sleep(Duration::from_millis(25)).await;
+        eventually("readiness", || async {
+            match self.http.get(format!("{}/readyz", self.base)).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(response.status().to_string()),
+                Err(err) => Err(err.to_string()),
             }
         })
         .await
@@ -226,7 +221,7 @@ fn sample_value(text: &str, sample: &str) -> Option<f64> {
 
 /// Differences between agentcast's view and the emulator's truth, one line each.
 pub async fn differences(sim: &TestSim, service: &TestService) -> Vec<String> {
-    let truth = sim.get("/sim/truth").await;
+    let truth = sim.truth().await;
     let agents = service.agents().await;
     let mut diffs = Vec::new();
     for t in truth["agents"].as_array().expect("truth agents") {
@@ -280,20 +275,18 @@ pub async fn differences(sim: &TestSim, service: &TestService) -> Vec<String> {
 }
 
 /// Waits until agentcast's view equals the truth, or fails listing the differences.
-pub async fn converges(sim: &TestSim, service: &TestService, within_time: Duration) {
-    let deadline = std::time::Instant::now() + within_time;
-    loop {
+pub async fn converges(sim: &TestSim, service: &TestService) {
+    eventually("agentcast's view to equal the truth", || async {
         let diffs = differences(sim, service).await;
         if diffs.is_empty() {
-            return;
-        }
-        if std::time::Instant::now() >= deadline {
-            panic!(
-                "not converged after {within_time:?}: {} differences, e.g.\n{}",
+            Ok(())
+        } else {
+            Err(format!(
+                "{} differences, e.g. {}",
                 diffs.len(),
-                diffs[..diffs.len().min(10)].join("\n")
-            );
+                diffs[..diffs.len().min(10)].join("; ")
+            ))
         }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }

@@ -33,8 +33,6 @@ mod retry;
 mod scheduler;
 pub mod signing;
 pub mod ssrf;
-#[doc(hidden)]
-pub mod test_support;
 mod worker;
 
 use std::{

@@ -1,36 +1,27 @@
-//! Shared by the fan-out tests: a server with the hub, the subscribe and stats routes on
-//! `127.0.0.1:0`, an audit collector, synthetic validated states, and WebSocket helpers whose
-//! every wait has a timeout.
+//! The fan-out alone: a server with the hub and the subscribe, stats and ops routes on
+//! `127.0.0.1:0` whose audit records a test reads, subscribers on raw sockets
+//! ([`super::rawws`]) whose every wait has a timeout, and synthetic validated states.
 
-#![allow(dead_code)]
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Instant};
 
-pub mod rawws;
-
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use actix::{Actor, Context, Handler};
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use agentcast::{
+    Metrics,
     actors::hub::{GetStats, HubHandle, HubStats, Publish, downstream::Downstream},
     auth::{ApiKeys, hash_key_hex},
     config::{ApiKeySettings, SubscriberSettings},
     event::{AgentState, AuditRecord, Scope, Validated, Violation, ViolationKind},
     http::{stats, subscribe},
-    metrics::Metrics,
 };
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use self::rawws::{Frame, RawWs, Refused};
-
-/// Every wait in these tests: generous, for a loaded two-core machine.
-pub const WAIT: Duration = Duration::from_secs(30);
+use super::{
+    WAIT, eventually,
+    forward::forward,
+    rawws::{Frame, RawWs, Refused},
+};
 
 /// A key for every scope.
 pub const ALL_KEY: &str = "all-scopes-key";
@@ -43,21 +34,6 @@ pub struct TestServer {
     pub metrics: Arc<Metrics>,
     pub audit: mpsc::UnboundedReceiver<AuditRecord>,
     server: ServerHandle,
-}
-
-/// Collects audit records into a channel.
-struct AuditCollector(mpsc::UnboundedSender<AuditRecord>);
-
-impl Actor for AuditCollector {
-    type Context = Context<Self>;
-}
-
-impl Handler<AuditRecord> for AuditCollector {
-    type Result = ();
-
-    fn handle(&mut self, record: AuditRecord, _: &mut Self::Context) {
-        let _ = self.0.send(record);
-    }
 }
 
 /// Settings for tests: the defaults with a small ring.
@@ -75,13 +51,12 @@ impl TestServer {
 
     pub async fn start_with(settings: SubscriberSettings, downstream: Vec<Downstream>) -> Self {
         let metrics = Arc::new(Metrics::new());
-        let (audit_tx, audit) = mpsc::unbounded_channel();
-        let collector = AuditCollector(audit_tx).start();
+        let (audit_recipient, audit) = forward::<AuditRecord>();
         let hub = HubHandle::start(
             Arc::new(settings),
             metrics.registry(),
             downstream,
-            Some(collector.recipient()),
+            Some(audit_recipient),
         )
         .expect("metrics register once");
         let keys = web::Data::new(ApiKeys::from_settings(&[
@@ -142,14 +117,14 @@ impl TestServer {
     }
 
     /// Connects with `Authorization: Bearer <key>`; panics on refusal.
-    pub async fn connect(&self, key: &str, query: &str) -> Client {
+    pub async fn connect(&self, key: &str, query: &str) -> Subscriber {
         match self.try_connect(key, query).await {
             Ok(client) => client,
             Err(refused) => panic!("refused: {refused:?}"),
         }
     }
 
-    pub async fn try_connect(&self, key: &str, query: &str) -> Result<Client, Refused> {
+    pub async fn try_connect(&self, key: &str, query: &str) -> Result<Subscriber, Refused> {
         let auth = format!("Bearer {key}");
         let target = format!("/v1/subscribe?{query}");
         let headers: Vec<(&str, &str)> = if key.is_empty() {
@@ -161,7 +136,7 @@ impl TestServer {
             .await
             .expect("the upgrade is answered in time")
             .expect("the connection works")
-            .map(|ws| Client { ws })
+            .map(|ws| Subscriber { ws })
     }
 
     pub async fn stop(self) {
@@ -177,34 +152,28 @@ impl TestServer {
             .expect("the collector is running")
     }
 
-    /// Polls the hub's stats until `done` holds (or panics after WAIT).
+    /// Polls the hub's stats until `done` holds (or fails after [`WAIT`]).
     pub async fn wait_for_stats(&self, what: &str, done: impl Fn(&HubStats) -> bool) -> HubStats {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        eventually(what, || async {
             let stats = self.stats().await;
-            if done(&stats) {
-                return stats;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {stats:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            if done(&stats) { Ok(stats) } else { Err(stats) }
+        })
+        .await
     }
 }
 
-pub struct Client {
+/// A subscriber on a raw socket.
+pub struct Subscriber {
     pub ws: RawWs,
 }
 
-impl std::fmt::Debug for Client {
+impl std::fmt::Debug for Subscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Client")
+        f.write_str("Subscriber")
     }
 }
 
-impl Client {
+impl Subscriber {
     /// Reads in a task of its own from now on (answering pings all along).
     pub fn in_background(mut self) -> Background {
         let (tx, frames) = mpsc::unbounded_channel();
@@ -304,7 +273,7 @@ impl Client {
     }
 }
 
-/// A client read by a task of its own.
+/// A subscriber read by a task of its own.
 pub struct Background {
     frames: mpsc::UnboundedReceiver<Frame>,
 }
@@ -371,13 +340,9 @@ pub fn with_violation(mut v: Validated) -> Validated {
     v
 }
 
-/// Test settings from [`settings`] with changes.
-pub struct SubscriberSettingsExt;
-
-impl SubscriberSettingsExt {
-    pub fn with(change: impl FnOnce(&mut SubscriberSettings)) -> SubscriberSettings {
-        let mut settings = settings();
-        change(&mut settings);
-        settings
-    }
+/// The test settings of [`settings`], changed by `change`.
+pub fn settings_with(change: impl FnOnce(&mut SubscriberSettings)) -> SubscriberSettings {
+    let mut settings = settings();
+    change(&mut settings);
+    settings
 }

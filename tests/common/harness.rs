@@ -3,23 +3,6 @@
 
 use std::future::Future;
 
-use agentcast::actors::webhook::test_support::{Reply, TestReceiver};
-
-/// A webhook receiver on loopback whose every `n`th answer is a 500, so that retries are in
-/// flight whenever the service is killed.
-pub fn receiver_failing_every(n: u64) -> TestReceiver {
-    let mut requests = 0u64;
-    TestReceiver::start(Box::new(move |_| {
-        requests += 1;
-        if requests.is_multiple_of(n) {
-            Reply::status(500)
-        } else {
-            Reply::ok()
-        }
-    }))
-    .expect("a loopback webhook receiver")
-}
-
 /// Runs `test` as the binary's one test named `name`, honouring `--list` and name filters
 /// the way `cargo test` passes them.
 pub fn run_single<F: Future<Output = ()>>(name: &str, test: impl FnOnce() -> F) {

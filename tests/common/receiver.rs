@@ -1,5 +1,6 @@
-//! Test support shared by the integration tests and the benchmark (not part of the service):
-//! a webhook receiver on loopback whose answers a test scripts, and synthetic broadcasts.
+//! A webhook receiver on loopback whose answers a test scripts, and synthetic broadcasts as
+//! the hub makes them. Standalone (the webhook benchmark includes it by `#[path]`).
+#![allow(dead_code)] // the benchmark uses a subset
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -8,39 +9,9 @@ use std::{
 };
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
+use agentcast::event::{AGENT_STATE_TYPE, AgentState, AgentStatePayload, Broadcast, Scope};
 use bytes::Bytes;
 use tokio::sync::mpsc;
-
-use crate::event::{AGENT_STATE_TYPE, AgentState, AgentStatePayload, Broadcast, Scope};
-
-/// An actor that forwards every message it gets into a channel: how tests observe
-/// [`super::DeliveryReport`]s and audit records without polling.
-pub struct Forward<M>(mpsc::UnboundedSender<M>);
-
-impl<M: Unpin + 'static> actix::Actor for Forward<M> {
-    type Context = actix::Context<Self>;
-}
-
-impl<M> actix::Handler<M> for Forward<M>
-where
-    M: actix::Message<Result = ()> + Send + Unpin + 'static,
-{
-    type Result = ();
-
-    fn handle(&mut self, msg: M, _: &mut actix::Context<Self>) {
-        let _ = self.0.send(msg);
-    }
-}
-
-/// A recipient whose messages arrive on the returned channel.
-pub fn forward<M>() -> (actix::Recipient<M>, mpsc::UnboundedReceiver<M>)
-where
-    M: actix::Message<Result = ()> + Send + Unpin + 'static,
-{
-    use actix::Actor;
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Forward(tx).start().recipient(), rx)
-}
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -134,6 +105,20 @@ impl TestReceiver {
     /// Answers `200 OK` to everything.
     pub fn always_ok() -> std::io::Result<Self> {
         Self::start(Box::new(|_| Reply::ok()))
+    }
+
+    /// Answers every `n`th request with a 500 and the others with a 200, so that retries
+    /// are in flight whenever the service is killed.
+    pub fn failing_every(n: u64) -> std::io::Result<Self> {
+        let mut requests = 0u64;
+        Self::start(Box::new(move |_| {
+            requests += 1;
+            if requests.is_multiple_of(n) {
+                Reply::status(500)
+            } else {
+                Reply::ok()
+            }
+        }))
     }
 
     /// Replaces the script.
