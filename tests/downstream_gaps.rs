@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Context, Handler};
 use actix_web::{App, test, web};
@@ -87,17 +87,18 @@ async fn stats(hub: &HubHandle) -> HubStats {
 
 /// Waits until the hub has handed everything waiting for its downstream actor over.
 async fn backlog_drained(hub: &HubHandle) -> HubStats {
-    tokio::time::timeout(WAIT, async {
-        loop {
+    common::eventually(
+        "the backlog to drain once the actor is released",
+        || async {
             let stats = stats(hub).await;
             if stats.downstream[0].backlog == 0 {
-                return stats;
+                Ok(stats)
+            } else {
+                Err(stats.downstream[0].backlog)
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
+        },
+    )
     .await
-    .expect("the backlog drains once the actor is released")
 }
 
 /// The `first_seq..=last_seq` ranges of gap notices, checked to follow each other with no

@@ -271,13 +271,12 @@ async fn malformed_http_is_answered_400_and_logged_at_warn_not_error() {
                 .is_some_and(|text| text.contains("request parse error"))
         })
     };
-    let logged = within("the malformed request in the log", async {
-        loop {
-            let lines: Vec<Value> = log.lines().into_iter().filter(mentions_it).collect();
-            if !lines.is_empty() {
-                return lines;
-            }
-            actix_rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    let logged = common::eventually("the malformed request in the log", || async {
+        let lines: Vec<Value> = log.lines().into_iter().filter(mentions_it).collect();
+        if lines.is_empty() {
+            Err("not logged yet")
+        } else {
+            Ok(lines)
         }
     })
     .await;

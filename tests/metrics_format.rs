@@ -84,27 +84,24 @@ async fn metrics_parse_as_prometheus_text_with_the_documented_names_and_types() 
 
     // Some families appear only once their first sample is counted (a webhook delivery, an
     // audit batch written): wait until every documented one is there.
-    let all_documented_present = |text: &str| {
-        DOCUMENTED.iter().all(|(name, _)| {
-            text.lines()
-                .any(|l| l.starts_with(&format!("# TYPE {name} ")))
-        })
-    };
-    let text = match actix_rt::time::timeout(common::WAIT, async {
-        loop {
-            let text = service.metrics_text().await;
-            if all_documented_present(&text) {
-                return text;
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
+    let text = common::eventually("every documented metric family", || async {
+        let text = service.metrics_text().await;
+        let missing: Vec<&str> = DOCUMENTED
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| {
+                !text
+                    .lines()
+                    .any(|l| l.starts_with(&format!("# TYPE {name} ")))
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(text)
+        } else {
+            Err(missing)
         }
     })
-    .await
-    {
-        Ok(text) => text,
-        // Report what is missing below, from the latest text.
-        Err(_) => service.metrics_text().await,
-    };
+    .await;
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("/metrics parses as Prometheus text");
     let mut types: HashMap<&str, &str> = HashMap::new();
