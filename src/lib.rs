@@ -37,6 +37,7 @@ pub mod actors;
 mod app;
 pub mod auth;
 mod cli;
+pub mod cluster;
 pub mod config;
 pub mod event;
 pub mod fanout;

@@ -26,6 +26,7 @@ pub mod fixtures;
 pub mod forward;
 pub mod harness;
 pub mod keys;
+pub mod nats;
 pub mod process;
 pub mod rawws;
 pub mod receiver;
